@@ -1,0 +1,42 @@
+"""Composition root: Settings → database engine, clock, services. Nothing here runs at import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from arrears.adapters.clock import SystemClock
+from arrears.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+__all__ = ["App", "build_app"]
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: SystemClock
+    _engine: Engine | None = None
+
+    @property
+    def database_url(self) -> str:
+        return self.settings.resolved_database_url()
+
+    def db(self) -> Engine:
+        """The store, migrated to the current schema (connects on first use)."""
+        if self._engine is None:
+            from arrears.adapters.db.engine import make_engine, upgrade
+
+            url = self.database_url
+            if url.startswith("sqlite:///"):
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade(url)
+            self._engine = make_engine(url)
+        return self._engine
+
+
+def build_app(settings: Settings | None = None) -> App:
+    settings = settings or Settings()
+    return App(settings=settings, clock=SystemClock(settings.lender_timezone))

@@ -1,0 +1,33 @@
+"""Settings: the only reader of environment variables (prefix ``ARREARS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Read once in ``bootstrap`` and passed down; tests build ``Settings(...)`` explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="ARREARS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="Working files: the SQLite store, caches.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; empty means a SQLite file in data_dir. "
+        "PostgreSQL: postgresql+psycopg://user:password@host:port/db",
+    )
+    lender_timezone: str = "Asia/Shanghai"
+    default_country: str = "CN"
+    default_currency: str = "CNY"
+    engine: str = Field(default="duckdb", pattern="^(duckdb|spark)$")
+    spark_master: str = "local[2]"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'arrears.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Pure domain: stdlib only. No I/O, no clock, no environment, no frameworks."""
