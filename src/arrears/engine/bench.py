@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from arrears.engine.bench_book import BENCH_AS_OF, generate_bench_book
+from arrears.engine.bench_book import BENCH_AS_OF, BENCH_PRODUCTS, generate_bench_book
 
 __all__ = ["run_cycle_benchmark"]
 
@@ -40,12 +40,10 @@ def _yardstick(folder: Path) -> float:
 
 def _child(folder: str, out: str) -> None:
     """Full status: read Parquet book, compute, write status Parquet (timed phases)."""
-    from arrears.domain.products import ProductSettings
     from arrears.engine.book import read_book_dir
     from arrears.engine.status import compute_status_table, write_status
 
-    products = {"default": ProductSettings(), "quick": ProductSettings(code="quick",
-                                                                       grace_days=3)}
+    products = BENCH_PRODUCTS
     as_of = dt.date.fromisoformat(BENCH_AS_OF)
     t0 = time.perf_counter()
     book = read_book_dir(folder)

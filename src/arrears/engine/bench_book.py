@@ -16,19 +16,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from arrears.domain.products import ProductSettings
 from arrears.engine.schedule import generate_schedules
 
-__all__ = ["BENCH_AS_OF", "generate_bench_book"]
+__all__ = ["BENCH_AS_OF", "BENCH_PRODUCTS", "generate_bench_book"]
 
 # The fixed as-of date the benchmark reports (no clock in the engine).
 BENCH_AS_OF = "2026-11-28"
+# The two products of the book: "quick" loans have three days of grace.
+BENCH_PRODUCTS = {"default": ProductSettings(), "quick": ProductSettings(code="quick", grace_days=3)}
 _FILES = ("borrowers", "loans", "installments", "payments")
 _RATES = np.array(["0.0435", "0.0365", "0.12", "0.18", "0.2399", "0.0"])
 _RATE_NUM = np.array([435, 365, 12, 18, 2399, 0])
 _RATE_DEN = np.array([10000, 10000, 100, 100, 10000, 1])
 _METHODS = np.array(["annuity", "equal_principal", "interest_only", "bullet"])
-_TERMS = np.array([6, 9, 12, 12, 18, 24])
-_EPOCH_DAY_2024 = 19723  # 2024-01-01
+_TERMS = np.array([3, 6, 12, 12, 18, 24])
 
 
 def _money(cents: np.ndarray) -> pa.Array:
@@ -48,7 +50,7 @@ def _ids(prefix: str, idx: np.ndarray) -> pa.Array:
 def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) -> Path:
     """Write (or reuse) borrowers/loans/installments/payments.parquet in ``dir``."""
     folder = Path(dir)
-    meta = {"loans": loans, "seed": seed, "version": 1}
+    meta = {"loans": loans, "seed": seed, "version": 2}
     stamp = folder / "bench_book.json"
     if stamp.exists() and json.loads(stamp.read_text()) == meta and all(
             (folder / f"{f}.parquet").exists() for f in _FILES):
@@ -70,7 +72,9 @@ def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) 
     rate_i = rng.integers(0, len(_RATES), n)
     method = rng.choice(4, n, p=[0.45, 0.25, 0.15, 0.15])
     term = _TERMS[rng.integers(0, len(_TERMS), n)]
-    start = _EPOCH_DAY_2024 + rng.integers(0, 1000, n)
+    # Loans are mid-life on the as-of date: on average half of their installments are due.
+    as_of_day = int(np.datetime64(BENCH_AS_OF, "D").astype(np.int64))
+    start = as_of_day - (rng.random(n) * 1.15 * term * 30.44).astype(np.int64)
     markup = np.where(rng.random(n) < 0.2, "0.3", "")
     grace = np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), -1)
     pq.write_table(pa.table({
@@ -96,20 +100,22 @@ def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) 
         "principal": _money(sched.principal),
         "interest": _money(sched.interest),
     }), folder / "installments.parquet")
-    _payments(folder, rng, idx, sched.off, sched.due, sched.principal + sched.interest)
+    _payments(folder, rng, idx, sched.off, sched.due, sched.principal + sched.interest,
+              as_of_day)
     stamp.write_text(json.dumps(meta))
     return folder
 
 
 def _payments(folder: Path, rng: np.random.Generator, idx: np.ndarray, off: np.ndarray,
-              due: np.ndarray, amount: np.ndarray) -> None:
+              due: np.ndarray, amount: np.ndarray, as_of_day: int) -> None:
     n = len(idx)
     counts = np.diff(off)
+    # Installments due by the as-of date (a few days ahead for early payers).
+    due_by = np.add.reduceat((due <= as_of_day + 5).astype(np.int64), off[:-1]) * (counts > 0)
     # Behaviour: 0 good, 1 late, 2 partial, 3 defaulter, 4 prepayer.
-    kind = rng.choice(5, n, p=[0.45, 0.2, 0.1, 0.15, 0.1])
-    paid = np.minimum(counts, np.where(kind == 3, rng.integers(0, 4, n), counts))
-    paid = np.where(kind == 4, np.minimum(counts, 2), paid)
-    paid = np.minimum(paid, rng.integers(4, 13, n))  # loans still running: ~6 on average
+    kind = rng.choice(5, n, p=[0.62, 0.16, 0.08, 0.08, 0.06])
+    paid = np.where(kind == 3, np.minimum(due_by, rng.integers(0, 4, n)), due_by)
+    paid = np.where(kind == 4, np.minimum(counts, due_by + 1), paid)
     # Bullets: a few partial payments instead of one.
     paid = np.where(counts == 1, rng.integers(0, 7, n), paid)
     pidx = np.repeat(idx, paid)
@@ -127,6 +133,9 @@ def _payments(folder: Path, rng: np.random.Generator, idx: np.ndarray, off: np.n
     cents = np.where(single, cents // 6 + 1, cents)
     cents = np.where(behaviour == 4, cents * 3, cents)
     day = due[k] + shift
+    # Payments that would fall after the as-of date have not happened yet.
+    keep = day <= as_of_day
+    k, pidx, behaviour, cents, day = k[keep], pidx[keep], behaviour[keep], cents[keep], day[keep]
     secs = day * 86400 + rng.integers(0, 86400, len(k)) - 8 * 3600  # local Shanghai time
     ts = pa.array(secs * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="Asia/Shanghai"))
     pq.write_table(pa.table({

@@ -87,9 +87,10 @@ _TZ_SUFFIX = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
 class _Reader:
-    def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, folder: Path, subset: bool = False) -> None:
         self.con = con
         self.folder = folder
+        self.subset = subset  # only loans in the registered table ``wanted_ids``
         self.parquet_cols: dict[str, str] = {}
 
     def view(self, name: str, required: bool, columns: tuple[str, ...]) -> dict[str, str] | None:
@@ -103,6 +104,9 @@ class _Reader:
             sql = f"SELECT * FROM read_csv('{src}', header=true, all_varchar=true, quote='\"')"  # noqa: S608 - only our own identifiers and quoted paths
         else:
             sql = f"SELECT * FROM read_parquet('{src}')"  # noqa: S608 - only our own identifiers and quoted paths
+        if self.subset and name != "borrowers":
+            sql = (f"SELECT * FROM ({sql}) WHERE TRIM(CAST(loan_id AS VARCHAR)) IN "  # noqa: S608
+                   "(SELECT loan_id FROM wanted_ids)")
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{name} AS {sql}")
         types = {r[0]: str(r[1]).upper() for r in
                  self.con.execute(f"DESCRIBE raw_{name}").fetchall()}
@@ -162,15 +166,23 @@ class _Reader:
         return val
 
 
-def read_book_dir(path: str | Path, lender_tz: str = "Asia/Shanghai") -> Book:
-    """Read an interchange folder (loan-math/interchange v1) into a normalised Book."""
+def read_book_dir(
+    path: str | Path, lender_tz: str = "Asia/Shanghai", loan_ids: pa.Array | None = None
+) -> Book:
+    """Read an interchange folder (loan-math/interchange v1) into a normalised Book.
+
+    ``loan_ids`` limits the book to those loans (the incremental cycle reads only what it
+    recomputes).
+    """
     folder = Path(path)
     if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", lender_tz):
         raise ValidationError([Issue("settings", None, "timezone", f"bad zone {lender_tz!r}")])
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        r = _Reader(con, folder)
+        if loan_ids is not None:
+            con.register("wanted_ids", pa.table({"loan_id": pa.array(loan_ids, pa.string())}))
+        r = _Reader(con, folder, subset=loan_ids is not None)
         r.view("borrowers", True, ("borrower_id",))
         lt = r.view("loans", True, ("loan_id", "borrower_id", "principal", "annual_rate",
                                     "term_months", "start_date", "repayment_method"))

@@ -1,0 +1,1 @@
+"""Adapters: I/O at the edge (database, files, channel providers)."""

@@ -1,0 +1,128 @@
+"""``arrears bench cycle``: full status and one incremental day on a generated Parquet book.
+
+Steps, each timed (wall clock) with the peak memory of its own child process:
+
+1. generate (or reuse) the book: ``loans`` loans, ~12 installments and ~6 payments each;
+2. yardstick: a plain DuckDB query that only sums dues and payments per loan;
+3. full status as of the book's date D (read Parquet → kernel → status Parquet);
+4. incremental day: given the statuses of D−1, recompute only what changed or can move on D
+   (``arrears.engine.incremental``), carry the rest forward, write the statuses of D;
+   then check the result equals the full computation of step 3, row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from arrears.engine.bench import run_cycle_benchmark
+from arrears.engine.bench_book import BENCH_AS_OF, BENCH_PRODUCTS
+
+__all__ = ["incremental_day", "main"]
+
+
+def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> dict[str, Any]:
+    """One incremental cycle over a Parquet book; returns timings and counts."""
+    import duckdb
+
+    from arrears.engine.book import read_book_dir
+    from arrears.engine.incremental import carry_forward, quiet_mask
+    from arrears.engine.status import STATUS_SCHEMA, compute_status_table, write_status
+
+    t0 = time.perf_counter()
+    prev = pq.read_table(previous).cast(STATUS_SCHEMA)
+    day = as_of.isoformat()
+    changed = duckdb.sql(
+        f"SELECT DISTINCT CAST(loan_id AS VARCHAR) AS loan_id FROM read_parquet('{folder}/payments.parquet') "  # noqa: S608 - our own path
+        f"WHERE CAST(timezone('Asia/Shanghai', paid_at) AS DATE) = DATE '{day}'"
+    ).to_arrow_table()["loan_id"]
+    keep = pc.and_kleene(quiet_mask(prev, as_of), pc.invert(pc.is_in(prev["loan_id"], value_set=changed)))
+    carried = carry_forward(prev.filter(keep), as_of)
+    todo = pc.filter(prev["loan_id"], pc.invert(keep))
+    t1 = time.perf_counter()
+    book = read_book_dir(folder, loan_ids=todo.combine_chunks())
+    t2 = time.perf_counter()
+    fresh = compute_status_table(book, [as_of], BENCH_PRODUCTS).cast(STATUS_SCHEMA)
+    t3 = time.perf_counter()
+    table = pa.concat_tables([fresh, carried]).sort_by("loan_id")
+    write_status(table, out)
+    t4 = time.perf_counter()
+    return {"plan_s": t1 - t0, "read_s": t2 - t1, "compute_s": t3 - t2, "write_s": t4 - t3,
+            "incremental_day_s": t4 - t0, "recomputed": len(todo), "carried": carried.num_rows}
+
+
+def _child_incremental(folder: str, previous: str, as_of: str, out: str) -> None:
+    result = incremental_day(Path(folder), Path(previous), dt.date.fromisoformat(as_of), Path(out))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _child_full(folder: str, as_of: str, out: str) -> None:
+    from arrears.engine.book import read_book_dir
+    from arrears.engine.status import compute_status_table, write_status
+
+    t0 = time.perf_counter()
+    table = compute_status_table(read_book_dir(folder), [dt.date.fromisoformat(as_of)], BENCH_PRODUCTS)
+    write_status(table, out)
+    print(json.dumps({"seconds": time.perf_counter() - t0}))
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "arrears.benchmarks.cycle", *args],
+        check=True, capture_output=True, text=True,
+    )
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(loans: int, workdir: Path, console: Console) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    console.print(f"book of {loans:,} loans in {workdir} (generated once, then reused)")
+    full = run_cycle_benchmark(loans, workdir)
+    folder = workdir / f"book-{loans}"
+    as_of = dt.date.fromisoformat(BENCH_AS_OF)
+    previous = workdir / f"status-{loans}-prev.parquet"
+    _run_child("--full", str(folder), (as_of - dt.timedelta(days=1)).isoformat(), str(previous))
+    inc_out = workdir / f"status-{loans}-incremental.parquet"
+    inc = _run_child("--incremental", str(folder), str(previous), BENCH_AS_OF, str(inc_out))
+    same = pq.read_table(inc_out).equals(pq.read_table(workdir / f"status-{loans}.parquet"))
+    report = {"loans": loans, "as_of": BENCH_AS_OF, "full": full, "incremental": inc,
+              "incremental_equals_full": same}
+    _print(console, report)
+    (workdir / f"bench-cycle-{loans}.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _print(console: Console, r: dict[str, Any]) -> None:
+    full, inc = r["full"], r["incremental"]
+    table = Table(title=f"cycle benchmark, {r['loans']:,} loans, as of {r['as_of']}")
+    table.add_column("step")
+    table.add_column("wall s", justify="right")
+    table.add_column("peak RSS MB", justify="right")
+    table.add_row("yardstick: DuckDB sums dues + payments per loan", f"{full['yardstick_s']:.2f}", "")
+    table.add_row("full status (read + compute + write)", f"{full['full_status_s']:.2f}",
+                  f"{full['peak_rss_mb']:.0f}")
+    table.add_row(f"incremental day ({inc['recomputed']:,} recomputed, {inc['carried']:,} carried)",
+                  f"{inc['incremental_day_s']:.2f}", f"{inc['peak_rss_mb']:.0f}")
+    console.print(table)
+    console.print(f"incremental result equals full recomputation: {r['incremental_equals_full']}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--incremental":
+        _child_incremental(*sys.argv[2:6])
+    elif sys.argv[1] == "--full":
+        _child_full(*sys.argv[2:5])

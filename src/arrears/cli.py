@@ -1,0 +1,154 @@
+"""The ``arrears`` command line: thin commands over the same services the web app uses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from arrears.bootstrap import App, build_app
+from arrears.domain.errors import ArrearsError
+
+__all__ = ["main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+cli = typer.Typer(
+    help="arrears: debt collection and recovery for banks and consumer lenders.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+bench_cli = typer.Typer(help="Reproducible performance runs.", no_args_is_help=True)
+cli.add_typer(bench_cli, name="bench")
+err = Console(stderr=True)
+out = Console()
+
+
+def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn errors a user can cause into a clear message and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ArrearsError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(2) from exc
+
+    return wrapper
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"[bold red]error:[/] {option}: {value!r} is not a date (use YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+def _as_of(app: App, value: str | None) -> date:
+    return _parse_date(value, "--as-of") if value else app.clock.today()
+
+
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today)")
+]
+
+
+@cli.command("import")
+@user_errors
+def import_cmd(
+    folder: Annotated[Path, typer.Argument(help="Interchange folder (CSV or Parquet)")],
+) -> None:
+    """Import an interchange folder into the store: all or nothing."""
+    from arrears.services.importing import import_book
+
+    app = build_app()
+    report = import_book(app.db(), folder, lender_tz=app.settings.lender_timezone, now=app.clock.now())
+    out.print(report.summary())
+
+
+@cli.command("cycle")
+@user_errors
+def cycle_cmd(as_of: AsOf = None) -> None:
+    """Run the daily cycle: statuses and history for the date (incremental, safe to re-run)."""
+    from arrears.jobs.cycle import run_cycle
+    from arrears.jobs.progress import rich_progress
+
+    app = build_app()
+    day = _as_of(app, as_of)
+    with rich_progress() as progress:
+        result = run_cycle(app.db(), day, now=app.clock.now(), progress=progress)
+    out.print(result.summary())
+
+
+@cli.command("status")
+@user_errors
+def status_cmd(
+    out_path: Annotated[Path, typer.Option("--out", help="status.csv or status.parquet")],
+    as_of: AsOf = None,
+    book: Annotated[
+        Path | None, typer.Option("--book", help="Evaluate this folder directly, no store")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
+) -> None:
+    """Write account statuses as of a date, from the store or straight from a book folder."""
+    from arrears.engine.status import write_status
+
+    app = build_app()
+    day = _as_of(app, as_of)
+    if engine not in ("duckdb", "spark"):
+        err.print(f"[bold red]error:[/] --engine: {engine!r} is not one of duckdb, spark")
+        raise typer.Exit(2)
+    if book is not None:
+        from arrears.services.book_status import status_of_book_folder
+
+        table = status_of_book_folder(
+            book, day, engine=engine, lender_tz=app.settings.lender_timezone,
+            spark_master=app.settings.spark_master,
+        )
+    else:
+        from arrears.jobs.cycle import status_from_store
+
+        table = status_from_store(app.db(), day)
+    write_status(table, out_path)
+    out.print(f"{table.num_rows} loan(s) as of {day.isoformat()} → {out_path}")
+
+
+@cli.command("demo")
+@user_errors
+def demo_cmd(
+    borrowers: Annotated[int, typer.Option(min=10, help="How many borrowers")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same book)")] = 1,
+    as_of: AsOf = None,
+) -> None:
+    """Build a realistic demo book, import it, cycle its history, print a portfolio summary."""
+    from arrears.jobs.demo import run_demo
+
+    app = build_app()
+    run_demo(app, borrowers=borrowers, seed=seed, as_of=_as_of(app, as_of), console=out)
+
+
+@bench_cli.command("cycle")
+@user_errors
+def bench_cycle_cmd(
+    loans: Annotated[int, typer.Option(min=100, help="Loans in the generated book")] = 1_000_000,
+    workdir: Annotated[Path, typer.Option(help="Where the book is generated (and reused)")] = Path(
+        "var/bench"
+    ),
+) -> None:
+    """Full status and one incremental day on a generated Parquet book; wall time, peak memory."""
+    from arrears.benchmarks.cycle import main as bench_main
+
+    bench_main(loans=loans, workdir=workdir, console=out)
+
+
+def main() -> None:
+    sys.exit(cli())

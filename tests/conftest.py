@@ -1,0 +1,92 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster for integration tests.
+
+``pg_url`` (session): the server URL, from ``ARREARS_TEST_PG_URL`` or a cluster started with
+the STACK.md recipe in a temp dir (stopped at session end). ``pg_database_url`` (function):
+a fresh, empty database on that server, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+# Shared fixture builders live in tests/fixtures/ and are imported as ``fixtures.*``.
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: str) -> None:
+    argv = (
+        ["su", "postgres", "-s", "/bin/bash", "-c", cmd]
+        if os.geteuid() == 0
+        else ["bash", "-c", cmd]
+    )
+    subprocess.run(argv, check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    env = os.environ.get("ARREARS_TEST_PG_URL")
+    if env:
+        yield env
+        return
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.skip(
+            "no PostgreSQL binaries under /usr/lib/postgresql/*/bin: "
+            "apt-get install postgresql, or set ARREARS_TEST_PG_URL"
+        )
+    pgdir = Path(tempfile.mkdtemp(prefix="arrears-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(pgdir, "postgres")
+    port = _free_port()
+    _as_postgres(
+        f"{bindir}/initdb -D {pgdir}/data -U postgres --auth=trust -E UTF8 --locale=C.UTF-8"
+    )
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {pgdir} -c fsync=off"
+    _as_postgres(f"{bindir}/pg_ctl -D {pgdir}/data -l {pgdir}/log -o '{opts}' -w start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        _as_postgres(f"{bindir}/pg_ctl -D {pgdir}/data -m fast -w stop")
+        shutil.rmtree(pgdir, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_database_url(pg_url: str) -> Iterator[str]:
+    """A fresh empty database on the test server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
