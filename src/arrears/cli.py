@@ -71,7 +71,7 @@ def import_cmd(
     from arrears.services.importing import import_book
 
     app = build_app()
-    report = import_book(app.db(), folder, lender_tz=app.settings.lender_timezone, now=app.clock.now())
+    report = import_book(app.db(), folder, lender_tz=app.settings.lender_timezone, clock=app.clock)
     out.print(report.summary())
 
 
@@ -111,7 +111,10 @@ def status_cmd(
         from arrears.services.book_status import status_of_book_folder
 
         table = status_of_book_folder(
-            book, day, engine=engine, lender_tz=app.settings.lender_timezone,
+            book,
+            day,
+            engine=engine,
+            lender_tz=app.settings.lender_timezone,
             spark_master=app.settings.spark_master,
         )
     else:
@@ -133,7 +136,16 @@ def demo_cmd(
     from arrears.jobs.demo import run_demo
 
     app = build_app()
-    run_demo(app, borrowers=borrowers, seed=seed, as_of=_as_of(app, as_of), console=out)
+    run_demo(
+        app.db(),
+        data_dir=app.settings.data_dir,
+        lender_tz=app.settings.lender_timezone,
+        clock=app.clock,
+        borrowers=borrowers,
+        seed=seed,
+        as_of=_as_of(app, as_of),
+        console=out,
+    )
 
 
 @bench_cli.command("cycle")

@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ARREARS_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("var"), description="Working files: the SQLite store, caches.")
+    data_dir: Path = Field(
+        default=Path("var"), description="Working files: the SQLite store, caches."
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; empty means a SQLite file in data_dir. "

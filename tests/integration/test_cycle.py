@@ -13,7 +13,6 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
-from fixtures.books import good_tables, write_csv_book
 from sqlalchemy.engine import Engine
 
 from arrears.adapters.db import book_store
@@ -24,6 +23,7 @@ from arrears.engine.status import STATUS_SCHEMA, compute_status_table
 from arrears.jobs.cycle import backfill_history, run_cycle, status_from_store
 from arrears.services.demo_book import write_demo_book
 from arrears.services.importing import import_book
+from fixtures.books import good_tables, write_csv_book
 
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 
@@ -88,7 +88,9 @@ def test_rerun_and_reimport_change_nothing(store: Engine, demo_folder: Path) -> 
     assert status_from_store(store, day).equals(first)
     with store.connect() as conn:
         rows = conn.execute(
-            sa.select(sa.func.count()).select_from(t.status_history).where(t.status_history.c.as_of == day)
+            sa.select(sa.func.count())
+            .select_from(t.status_history)
+            .where(t.status_history.c.as_of == day)
         ).scalar_one()
         payments = conn.execute(sa.select(sa.func.count()).select_from(t.payments)).scalar_one()
     assert rows == first.num_rows == result.loans_recomputed + result.loans_carried
@@ -117,7 +119,9 @@ def test_a_late_recorded_payment_is_picked_up(store: Engine, tmp_path: Path) -> 
     folder = write_csv_book(tmp_path / "book", tables)
     _import(store, folder, NOW + timedelta(hours=1))
     run_cycle(store, date(2026, 3, 2), now=NOW + timedelta(hours=2))
-    assert status_from_store(store, date(2026, 3, 2)).equals(_engine_status(folder, date(2026, 3, 2)))
+    assert status_from_store(store, date(2026, 3, 2)).equals(
+        _engine_status(folder, date(2026, 3, 2))
+    )
 
 
 def test_a_killed_run_leaves_nothing_and_a_rerun_completes(
@@ -135,7 +139,9 @@ def test_a_killed_run_leaves_nothing_and_a_rerun_completes(
     with pytest.raises(KeyboardInterrupt):
         run_cycle(store, day, now=NOW)
     with store.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(t.status_history)).scalar_one() == 0
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(t.status_history)).scalar_one() == 0
+        )
         assert conn.execute(sa.select(sa.func.count()).select_from(t.cycle_runs)).scalar_one() == 0
     monkeypatch.setattr("arrears.jobs.cycle.write_status_rows", real)
     run_cycle(store, day, now=NOW)
@@ -150,3 +156,35 @@ def test_backfill_equals_daily_cycles(store: Engine, demo_folder: Path) -> None:
         backfilled = {d: book_store.read_status(conn, d) for d in days}
     for d in days:
         assert backfilled[d].equals(_engine_status(demo_folder, d)), d
+
+
+def test_schedules_are_generated_when_none_is_sent(store: Engine, tmp_path: Path) -> None:
+    tables = good_tables()
+    del tables["installments"]
+    folder = write_csv_book(tmp_path / "book", tables)
+    report = import_book(store, folder, clock=FixedClock(NOW))
+    assert report.installments == 5  # L1: 3 months, L2: 2 months
+    with store.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                t.installments.c.seq, t.installments.c.due_date, t.installments.c.principal_minor
+            )
+            .where(t.installments.c.loan_id == "L2")
+            .order_by(t.installments.c.seq)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, date(2026, 2, 20), 250_000),
+        (2, date(2026, 3, 20), 250_000),
+    ]
+    # Changed terms in a later import without installments: the schedule follows them.
+    tables["loans"][1]["term_months"] = "4"
+    import_book(store, write_csv_book(tmp_path / "book2", tables), clock=FixedClock(NOW))
+    with store.connect() as conn:
+        n = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(t.installments)
+            .where(t.installments.c.loan_id == "L2")
+        ).scalar_one()
+    assert n == 4
+    run_cycle(store, date(2026, 3, 1), now=NOW)
+    assert status_from_store(store, date(2026, 3, 1)).num_rows == 2

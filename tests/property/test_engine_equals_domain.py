@@ -24,9 +24,14 @@ from arrears.engine.status import MONEY_COLUMNS, compute_status_table
 PRODUCTS = {
     "default": ProductSettings(),
     "grace": ProductSettings(code="grace", grace_days=5, penalty_markup=Decimal("0.3")),
-    "card": ProductSettings(code="card", day_count_basis=365, compound_on_overdue_interest=False,
-                            classification=CREDIT_CARD_2011_CLASSIFICATION,
-                            bucket_edges=(0, 29, 59), bucket_names=("C", "X", "Y", "Z")),
+    "card": ProductSettings(
+        code="card",
+        day_count_basis=365,
+        compound_on_overdue_interest=False,
+        classification=CREDIT_CARD_2011_CLASSIFICATION,
+        bucket_edges=(0, 29, 59),
+        bucket_names=("C", "X", "Y", "Z"),
+    ),
 }
 START = date(2025, 1, 1)
 
@@ -43,8 +48,9 @@ def loans_and_payments(draw: st.DrawFn, idx: int) -> tuple[LoanTerms, list[Payme
         start_date=start,
         method=draw(st.sampled_from(list(RepaymentMethod))),
         product=draw(st.sampled_from(list(PRODUCTS))),
-        penalty_markup=draw(st.none() | st.sampled_from([Decimal("0"), Decimal("0.5"),
-                                                         Decimal("0.75")])),
+        penalty_markup=draw(
+            st.none() | st.sampled_from([Decimal("0"), Decimal("0.5"), Decimal("0.75")])
+        ),
         grace_days=draw(st.none() | st.integers(0, 10) | st.integers(25, 70)),
     )
     sched = schedule_for(loan)
@@ -52,8 +58,11 @@ def loans_and_payments(draw: st.DrawFn, idx: int) -> tuple[LoanTerms, list[Payme
     pays = []
     for j in range(draw(st.integers(0, 8))):
         day = start + timedelta(days=draw(st.integers(-5, 30 * loan.term_months + 60)))
-        cents = draw(st.sampled_from([typical, typical // 2 + 1, typical * 3,
-                                      draw(st.integers(1, 2 * typical))]))
+        cents = draw(
+            st.sampled_from(
+                [typical, typical // 2 + 1, typical * 3, draw(st.integers(1, 2 * typical))]
+            )
+        )
         pays.append(Payment(f"{loan.loan_id}-P{j}", day, Decimal(cents) / 100))
     return loan, pays
 
@@ -62,32 +71,49 @@ def loans_and_payments(draw: st.DrawFn, idx: int) -> tuple[LoanTerms, list[Payme
 def books(draw: st.DrawFn) -> tuple[list[LoanTerms], dict[str, list[Payment]], list[date], int]:
     n = draw(st.integers(1, 5))
     pairs = [draw(loans_and_payments(i)) for i in range(n)]
-    dates = sorted(set(draw(st.lists(
-        st.builds(lambda k: START + timedelta(days=k), st.integers(0, 1000)),
-        min_size=1, max_size=5))))
-    return ([p[0] for p in pairs], {p[0].loan_id: p[1] for p in pairs}, dates,
-            draw(st.integers(0, 2**32)))
+    dates = sorted(
+        set(
+            draw(
+                st.lists(
+                    st.builds(lambda k: START + timedelta(days=k), st.integers(0, 1000)),
+                    min_size=1,
+                    max_size=5,
+                )
+            )
+        )
+    )
+    return (
+        [p[0] for p in pairs],
+        {p[0].loan_id: p[1] for p in pairs},
+        dates,
+        draw(st.integers(0, 2**32)),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books())
-def test_engine_equals_domain(case: tuple[list[LoanTerms], dict[str, list[Payment]],
-                                          list[date], int]) -> None:
+def test_engine_equals_domain(
+    case: tuple[list[LoanTerms], dict[str, list[Payment]], list[date], int],
+) -> None:
     loans, pays, dates, seed = case
     inst = {ln.loan_id: list(schedule_for(ln)) for ln in loans} if seed % 2 else None
     book = book_from_domain(loans, pays, inst)
     # Rows in any order: the engine sorts what it needs.
     rng = np.random.default_rng(seed)
-    book = Book(book.loans.take(rng.permutation(book.loans.num_rows)),
-                None if book.installments is None
-                else book.installments.take(rng.permutation(book.installments.num_rows)),
-                book.payments.take(rng.permutation(book.payments.num_rows)))
+    book = Book(
+        book.loans.take(rng.permutation(book.loans.num_rows)),
+        None
+        if book.installments is None
+        else book.installments.take(rng.permutation(book.installments.num_rows)),
+        book.payments.take(rng.permutation(book.payments.num_rows)),
+    )
     table = compute_status_table(book, dates, PRODUCTS)
     got = table.to_pylist()
     want = []
     for ln in sorted(loans, key=lambda x: x.loan_id):
-        for s in compute_statuses(ln, list(schedule_for(ln)), pays[ln.loan_id], dates,
-                                  PRODUCTS[ln.product]):
+        for s in compute_statuses(
+            ln, list(schedule_for(ln)), pays[ln.loan_id], dates, PRODUCTS[ln.product]
+        ):
             row = {c: getattr(s, c) for c in table.schema.names}
             for c in MONEY_COLUMNS:
                 row[c] = to_minor(row[c])

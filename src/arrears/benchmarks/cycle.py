@@ -44,11 +44,20 @@ def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> 
     t0 = time.perf_counter()
     prev = pq.read_table(previous).cast(STATUS_SCHEMA)
     day = as_of.isoformat()
-    changed = duckdb.sql(
-        f"SELECT DISTINCT CAST(loan_id AS VARCHAR) AS loan_id FROM read_parquet('{folder}/payments.parquet') "  # noqa: S608 - our own path
-        f"WHERE CAST(timezone('Asia/Shanghai', paid_at) AS DATE) = DATE '{day}'"
-    ).to_arrow_table()["loan_id"]
-    keep = pc.and_kleene(quiet_mask(prev, as_of), pc.invert(pc.is_in(prev["loan_id"], value_set=changed)))
+    found = (
+        duckdb.connect()
+        .execute(
+            "SELECT DISTINCT CAST(loan_id AS VARCHAR) AS loan_id "  # noqa: S608 - our own path
+            f"FROM read_parquet('{folder}/payments.parquet') "
+            f"WHERE CAST(timezone('Asia/Shanghai', paid_at) AS DATE) = DATE '{day}'"
+        )
+        .to_arrow_table()
+    )
+    assert found is not None  # noqa: S101 - a SELECT always has a result
+    changed = found["loan_id"]
+    keep = pc.and_kleene(
+        quiet_mask(prev, as_of), pc.invert(pc.is_in(prev["loan_id"], value_set=changed))
+    )
     carried = carry_forward(prev.filter(keep), as_of)
     todo = pc.filter(prev["loan_id"], pc.invert(keep))
     t1 = time.perf_counter()
@@ -59,8 +68,15 @@ def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> 
     table = pa.concat_tables([fresh, carried]).sort_by("loan_id")
     write_status(table, out)
     t4 = time.perf_counter()
-    return {"plan_s": t1 - t0, "read_s": t2 - t1, "compute_s": t3 - t2, "write_s": t4 - t3,
-            "incremental_day_s": t4 - t0, "recomputed": len(todo), "carried": carried.num_rows}
+    return {
+        "plan_s": t1 - t0,
+        "read_s": t2 - t1,
+        "compute_s": t3 - t2,
+        "write_s": t4 - t3,
+        "incremental_day_s": t4 - t0,
+        "recomputed": len(todo),
+        "carried": carried.num_rows,
+    }
 
 
 def _child_incremental(folder: str, previous: str, as_of: str, out: str) -> None:
@@ -74,7 +90,9 @@ def _child_full(folder: str, as_of: str, out: str) -> None:
     from arrears.engine.status import compute_status_table, write_status
 
     t0 = time.perf_counter()
-    table = compute_status_table(read_book_dir(folder), [dt.date.fromisoformat(as_of)], BENCH_PRODUCTS)
+    table = compute_status_table(
+        read_book_dir(folder), [dt.date.fromisoformat(as_of)], BENCH_PRODUCTS
+    )
     write_status(table, out)
     print(json.dumps({"seconds": time.perf_counter() - t0}))
 
@@ -82,7 +100,9 @@ def _child_full(folder: str, as_of: str, out: str) -> None:
 def _run_child(*args: str) -> dict[str, Any]:
     proc = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "arrears.benchmarks.cycle", *args],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
@@ -99,8 +119,13 @@ def main(loans: int, workdir: Path, console: Console) -> dict[str, Any]:
     inc_out = workdir / f"status-{loans}-incremental.parquet"
     inc = _run_child("--incremental", str(folder), str(previous), BENCH_AS_OF, str(inc_out))
     same = pq.read_table(inc_out).equals(pq.read_table(workdir / f"status-{loans}.parquet"))
-    report = {"loans": loans, "as_of": BENCH_AS_OF, "full": full, "incremental": inc,
-              "incremental_equals_full": same}
+    report = {
+        "loans": loans,
+        "as_of": BENCH_AS_OF,
+        "full": full,
+        "incremental": inc,
+        "incremental_equals_full": same,
+    }
     _print(console, report)
     (workdir / f"bench-cycle-{loans}.json").write_text(json.dumps(report, indent=2))
     return report
@@ -112,11 +137,19 @@ def _print(console: Console, r: dict[str, Any]) -> None:
     table.add_column("step")
     table.add_column("wall s", justify="right")
     table.add_column("peak RSS MB", justify="right")
-    table.add_row("yardstick: DuckDB sums dues + payments per loan", f"{full['yardstick_s']:.2f}", "")
-    table.add_row("full status (read + compute + write)", f"{full['full_status_s']:.2f}",
-                  f"{full['peak_rss_mb']:.0f}")
-    table.add_row(f"incremental day ({inc['recomputed']:,} recomputed, {inc['carried']:,} carried)",
-                  f"{inc['incremental_day_s']:.2f}", f"{inc['peak_rss_mb']:.0f}")
+    table.add_row(
+        "yardstick: DuckDB sums dues + payments per loan", f"{full['yardstick_s']:.2f}", ""
+    )
+    table.add_row(
+        "full status (read + compute + write)",
+        f"{full['full_status_s']:.2f}",
+        f"{full['peak_rss_mb']:.0f}",
+    )
+    table.add_row(
+        f"incremental day ({inc['recomputed']:,} recomputed, {inc['carried']:,} carried)",
+        f"{inc['incremental_day_s']:.2f}",
+        f"{inc['peak_rss_mb']:.0f}",
+    )
     console.print(table)
     console.print(f"incremental result equals full recomputation: {r['incremental_equals_full']}")
 

@@ -41,7 +41,9 @@ class ValidationError(ArrearsError):
         self.total = total if total is not None else len(issues)
         shown = "\n".join(f"  {i}" for i in issues[:50])
         more = f"\n  ... and {self.total - 50} more" if self.total > 50 else ""
-        super().__init__(f"{self.total} problem(s) in the input; nothing was changed:\n{shown}{more}")
+        super().__init__(
+            f"{self.total} problem(s) in the input; nothing was changed:\n{shown}{more}"
+        )
 
 
 class LedgerError(ArrearsError):

@@ -53,15 +53,28 @@ def _child(folder: str, out: str) -> None:
     write_status(table, out)
     t3 = time.perf_counter()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"read_s": t1 - t0, "compute_s": t2 - t1, "write_s": t3 - t2,
-                      "full_status_s": t3 - t0, "peak_rss_mb": peak_kb / 1024,
-                      "rows": table.num_rows}))
+    print(
+        json.dumps(
+            {
+                "read_s": t1 - t0,
+                "compute_s": t2 - t1,
+                "write_s": t3 - t2,
+                "full_status_s": t3 - t0,
+                "peak_rss_mb": peak_kb / 1024,
+                "rows": table.num_rows,
+            }
+        )
+    )
 
 
 def _run_child(folder: Path, out: Path, env: dict[str, str]) -> dict[str, Any]:
     proc = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "arrears.engine.bench", "--child", str(folder), str(out)],
-        check=True, capture_output=True, text=True, env=env)
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
@@ -75,12 +88,30 @@ def run_cycle_benchmark(loans: int, workdir: str | Path) -> dict[str, Any]:
     yard = _yardstick(folder)
     out = work / f"status-{loans}.parquet"
     wall0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "arrears.engine.bench", "--child", str(folder),  # noqa: S603 - our own interpreter and module
-                           str(out)], check=True, capture_output=True, text=True)
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "arrears.engine.bench",
+            "--child",
+            str(folder),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - wall0
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update({"loans": loans, "generate_s": gen_s, "yardstick_s": yard,
-                   "child_wall_s": wall, "as_of": BENCH_AS_OF})
+    result.update(
+        {
+            "loans": loans,
+            "generate_s": gen_s,
+            "yardstick_s": yard,
+            "child_wall_s": wall,
+            "as_of": BENCH_AS_OF,
+        }
+    )
     return result
 
 

@@ -24,7 +24,10 @@ __all__ = ["BENCH_AS_OF", "BENCH_PRODUCTS", "generate_bench_book"]
 # The fixed as-of date the benchmark reports (no clock in the engine).
 BENCH_AS_OF = "2026-11-28"
 # The two products of the book: "quick" loans have three days of grace.
-BENCH_PRODUCTS = {"default": ProductSettings(), "quick": ProductSettings(code="quick", grace_days=3)}
+BENCH_PRODUCTS = {
+    "default": ProductSettings(),
+    "quick": ProductSettings(code="quick", grace_days=3),
+}
 _FILES = ("borrowers", "loans", "installments", "payments")
 _RATES = np.array(["0.0435", "0.0365", "0.12", "0.18", "0.2399", "0.0"])
 _RATE_NUM = np.array([435, 365, 12, 18, 2399, 0])
@@ -52,8 +55,11 @@ def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) 
     folder = Path(dir)
     meta = {"loans": loans, "seed": seed, "version": 2}
     stamp = folder / "bench_book.json"
-    if stamp.exists() and json.loads(stamp.read_text()) == meta and all(
-            (folder / f"{f}.parquet").exists() for f in _FILES):
+    if (
+        stamp.exists()
+        and json.loads(stamp.read_text()) == meta
+        and all((folder / f"{f}.parquet").exists() for f in _FILES)
+    ):
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -61,13 +67,20 @@ def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) 
     idx = np.arange(n)
     n_borrowers = max(1, n // 2)
     borrower = rng.integers(0, n_borrowers, n)
-    pq.write_table(pa.table({
-        "borrower_id": _ids("B", np.arange(n_borrowers)),
-        "name": _ids("Borrower ", np.arange(n_borrowers)),
-        "phone": pc.binary_join_element_wise(
-            pa.scalar("+86138"), pc.cast(pa.array(rng.integers(10**7, 10**8, n_borrowers)),
-                                         pa.string()), ""),
-    }), folder / "borrowers.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "borrower_id": _ids("B", np.arange(n_borrowers)),
+                "name": _ids("Borrower ", np.arange(n_borrowers)),
+                "phone": pc.binary_join_element_wise(
+                    pa.scalar("+86138"),
+                    pc.cast(pa.array(rng.integers(10**7, 10**8, n_borrowers)), pa.string()),
+                    "",
+                ),
+            }
+        ),
+        folder / "borrowers.parquet",
+    )
     principal = rng.integers(1_000, 200_000, n) * 100 + rng.integers(0, 100, n)
     rate_i = rng.integers(0, len(_RATES), n)
     method = rng.choice(4, n, p=[0.45, 0.25, 0.15, 0.15])
@@ -77,37 +90,52 @@ def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) 
     start = as_of_day - (rng.random(n) * 1.15 * term * 30.44).astype(np.int64)
     markup = np.where(rng.random(n) < 0.2, "0.3", "")
     grace = np.where(rng.random(n) < 0.3, rng.integers(1, 6, n), -1)
-    pq.write_table(pa.table({
-        "loan_id": _ids("L", idx),
-        "borrower_id": _ids("B", borrower),
-        "product": pa.array(np.where(rng.random(n) < 0.5, "default", "quick")),
-        "principal": _money(principal),
-        "annual_rate": pa.array(_RATES[rate_i]),
-        "term_months": pa.array(term.astype(np.int32)),
-        "start_date": pa.array(start.astype(np.int32)).cast(pa.date32()),
-        "repayment_method": pa.array(_METHODS[method]),
-        "penalty_markup": pa.array(markup, pa.string(), mask=markup == ""),
-        "grace_days": pa.array(grace.astype(np.int32), mask=grace < 0),
-    }), folder / "loans.parquet")
-    sched = generate_schedules(principal, _RATE_NUM[rate_i], _RATE_DEN[rate_i], term, start,
-                               method)
+    pq.write_table(
+        pa.table(
+            {
+                "loan_id": _ids("L", idx),
+                "borrower_id": _ids("B", borrower),
+                "product": pa.array(np.where(rng.random(n) < 0.5, "default", "quick")),
+                "principal": _money(principal),
+                "annual_rate": pa.array(_RATES[rate_i]),
+                "term_months": pa.array(term.astype(np.int32)),
+                "start_date": pa.array(start.astype(np.int32)).cast(pa.date32()),
+                "repayment_method": pa.array(_METHODS[method]),
+                "penalty_markup": pa.array(markup, pa.string(), mask=markup == ""),
+                "grace_days": pa.array(grace.astype(np.int32), mask=grace < 0),
+            }
+        ),
+        folder / "loans.parquet",
+    )
+    sched = generate_schedules(principal, _RATE_NUM[rate_i], _RATE_DEN[rate_i], term, start, method)
     counts = np.diff(sched.off)
     owner = np.repeat(idx, counts)
-    pq.write_table(pa.table({
-        "loan_id": _ids("L", owner),
-        "seq": pa.array(sched.seq),
-        "due_date": pa.array(sched.due.astype(np.int32)).cast(pa.date32()),
-        "principal": _money(sched.principal),
-        "interest": _money(sched.interest),
-    }), folder / "installments.parquet")
-    _payments(folder, rng, idx, sched.off, sched.due, sched.principal + sched.interest,
-              as_of_day)
+    pq.write_table(
+        pa.table(
+            {
+                "loan_id": _ids("L", owner),
+                "seq": pa.array(sched.seq),
+                "due_date": pa.array(sched.due.astype(np.int32)).cast(pa.date32()),
+                "principal": _money(sched.principal),
+                "interest": _money(sched.interest),
+            }
+        ),
+        folder / "installments.parquet",
+    )
+    _payments(folder, rng, idx, sched.off, sched.due, sched.principal + sched.interest, as_of_day)
     stamp.write_text(json.dumps(meta))
     return folder
 
 
-def _payments(folder: Path, rng: np.random.Generator, idx: np.ndarray, off: np.ndarray,
-              due: np.ndarray, amount: np.ndarray, as_of_day: int) -> None:
+def _payments(
+    folder: Path,
+    rng: np.random.Generator,
+    idx: np.ndarray,
+    off: np.ndarray,
+    due: np.ndarray,
+    amount: np.ndarray,
+    as_of_day: int,
+) -> None:
     n = len(idx)
     counts = np.diff(off)
     # Installments due by the as-of date (a few days ahead for early payers).
@@ -124,9 +152,14 @@ def _payments(folder: Path, rng: np.random.Generator, idx: np.ndarray, off: np.n
     behaviour = kind[pidx]
     shift = np.select(
         [behaviour == 0, behaviour == 1, behaviour == 2, behaviour == 4],
-        [-rng.integers(0, 4, len(k)), rng.integers(1, 45, len(k)), rng.integers(-2, 20, len(k)),
-         -rng.integers(20, 40, len(k))],
-        rng.integers(0, 10, len(k)))
+        [
+            -rng.integers(0, 4, len(k)),
+            rng.integers(1, 45, len(k)),
+            rng.integers(-2, 20, len(k)),
+            -rng.integers(20, 40, len(k)),
+        ],
+        rng.integers(0, 10, len(k)),
+    )
     cents = amount[k]
     cents = np.where(behaviour == 2, cents // 2 + 1, cents)
     single = counts[pidx] == 1
@@ -138,10 +171,15 @@ def _payments(folder: Path, rng: np.random.Generator, idx: np.ndarray, off: np.n
     k, pidx, behaviour, cents, day = k[keep], pidx[keep], behaviour[keep], cents[keep], day[keep]
     secs = day * 86400 + rng.integers(0, 86400, len(k)) - 8 * 3600  # local Shanghai time
     ts = pa.array(secs * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="Asia/Shanghai"))
-    pq.write_table(pa.table({
-        "payment_id": _ids("P", np.arange(len(k))),
-        "loan_id": _ids("L", pidx),
-        "paid_at": ts,
-        "amount": _money(cents),
-        "channel": pa.array(np.where(behaviour == 0, "auto_debit", "bank_transfer")),
-    }), folder / "payments.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "payment_id": _ids("P", np.arange(len(k))),
+                "loan_id": _ids("L", pidx),
+                "paid_at": ts,
+                "amount": _money(cents),
+                "channel": pa.array(np.where(behaviour == 0, "auto_debit", "bank_transfer")),
+            }
+        ),
+        folder / "payments.parquet",
+    )

@@ -27,31 +27,37 @@ __all__ = [
     "read_book_dir",
 ]
 
-LOANS_SCHEMA = pa.schema([
-    ("loan_id", pa.string()),
-    ("borrower_id", pa.string()),
-    ("product", pa.string()),
-    ("principal_minor", pa.int64()),
-    ("annual_rate", pa.string()),
-    ("term_months", pa.int32()),
-    ("start_date", pa.date32()),
-    ("method", pa.string()),
-    ("penalty_markup", pa.string()),
-    ("grace_days", pa.int32()),
-])
-INSTALLMENTS_SCHEMA = pa.schema([
-    ("loan_id", pa.string()),
-    ("seq", pa.int32()),
-    ("due_date", pa.date32()),
-    ("principal_minor", pa.int64()),
-    ("interest_minor", pa.int64()),
-])
-PAYMENTS_SCHEMA = pa.schema([
-    ("payment_id", pa.string()),
-    ("loan_id", pa.string()),
-    ("paid_on", pa.date32()),
-    ("amount_minor", pa.int64()),
-])
+LOANS_SCHEMA = pa.schema(
+    [
+        ("loan_id", pa.string()),
+        ("borrower_id", pa.string()),
+        ("product", pa.string()),
+        ("principal_minor", pa.int64()),
+        ("annual_rate", pa.string()),
+        ("term_months", pa.int32()),
+        ("start_date", pa.date32()),
+        ("method", pa.string()),
+        ("penalty_markup", pa.string()),
+        ("grace_days", pa.int32()),
+    ]
+)
+INSTALLMENTS_SCHEMA = pa.schema(
+    [
+        ("loan_id", pa.string()),
+        ("seq", pa.int32()),
+        ("due_date", pa.date32()),
+        ("principal_minor", pa.int64()),
+        ("interest_minor", pa.int64()),
+    ]
+)
+PAYMENTS_SCHEMA = pa.schema(
+    [
+        ("payment_id", pa.string()),
+        ("loan_id", pa.string()),
+        ("paid_on", pa.date32()),
+        ("amount_minor", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +81,28 @@ def find_input(folder: Path, name: str) -> Path | None:
     """``name.parquet`` or ``name.csv`` in ``folder`` (refusing both at once)."""
     found = [p for p in (folder / f"{name}.parquet", folder / f"{name}.csv") if p.exists()]
     if len(found) > 1:
-        raise ValidationError([Issue(found[0].name, None, None, f"both {name}.csv and "
-                                     f"{name}.parquet given; send one")])
+        raise ValidationError(
+            [
+                Issue(
+                    found[0].name, None, None, f"both {name}.csv and {name}.parquet given; send one"
+                )
+            ]
+        )
     return found[0] if found else None
 
 
 _FLOATS = {"FLOAT", "DOUBLE", "REAL"}
-_INTS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
-         "UBIGINT", "HUGEINT"}
+_INTS = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "HUGEINT",
+}
 _TZ_SUFFIX = r"(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$"
 
 
@@ -105,29 +125,34 @@ class _Reader:
         else:
             sql = f"SELECT * FROM read_parquet('{src}')"  # noqa: S608 - only our own identifiers and quoted paths
         if self.subset and name != "borrowers":
-            sql = (f"SELECT * FROM ({sql}) WHERE TRIM(CAST(loan_id AS VARCHAR)) IN "  # noqa: S608
-                   "(SELECT loan_id FROM wanted_ids)")
+            sql = (
+                f"SELECT * FROM ({sql}) WHERE TRIM(CAST(loan_id AS VARCHAR)) IN "  # noqa: S608
+                "(SELECT loan_id FROM wanted_ids)"
+            )
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{name} AS {sql}")
-        types = {r[0]: str(r[1]).upper() for r in
-                 self.con.execute(f"DESCRIBE raw_{name}").fetchall()}
+        types = {
+            r[0]: str(r[1]).upper() for r in self.con.execute(f"DESCRIBE raw_{name}").fetchall()
+        }
         self.parquet_cols = types if path.suffix == ".parquet" else {}
         missing = [c for c in columns if c not in types]
         if missing:
-            raise ValidationError([Issue(path.name, None, c, "required column missing")
-                                   for c in missing])
+            raise ValidationError(
+                [Issue(path.name, None, c, "required column missing") for c in missing]
+            )
         return types
 
     def check(self, file: str, column: str, bad_sql: str, reason: str) -> None:
         """Raise when ``bad_sql`` (a WHERE condition on raw_<file>) matches rows."""
-        (bad,) = self.con.execute(
-            f"SELECT count(*) FROM raw_{file} WHERE {bad_sql}").fetchall()  # noqa: S608 - ours
+        (bad,) = self.con.execute(f"SELECT count(*) FROM raw_{file} WHERE {bad_sql}").fetchall()  # noqa: S608 - ours
         if not bad[0]:
             return
         rows = self.con.execute(
             f"SELECT n FROM (SELECT row_number() OVER () AS n, * FROM raw_{file}) "  # noqa: S608
-            f"WHERE {bad_sql} ORDER BY n LIMIT 50").fetchall()
-        raise ValidationError([Issue(f"{file}", int(r[0]) + 1, column, reason) for r in rows],
-                              total=int(bad[0]))
+            f"WHERE {bad_sql} ORDER BY n LIMIT 50"
+        ).fetchall()
+        raise ValidationError(
+            [Issue(f"{file}", int(r[0]) + 1, column, reason) for r in rows], total=int(bad[0])
+        )
 
     def text(self, col: str) -> str:
         # CSV cells are trimmed; Parquet strings are taken as they are (Spark does the same).
@@ -138,21 +163,44 @@ class _Reader:
 
     def cents(self, file: str, types: dict[str, str], col: str) -> str:
         if types[col] in _FLOATS:
-            raise ValidationError([Issue(file, None, col, "binary floating-point amounts are "
-                                         "refused (not exact); send decimals or decimal strings")])
+            raise ValidationError(
+                [
+                    Issue(
+                        file,
+                        None,
+                        col,
+                        "binary floating-point amounts are "
+                        "refused (not exact); send decimals or decimal strings",
+                    )
+                ]
+            )
         kind = types[col]
         scale = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", kind)
         if kind in _INTS or (scale and int(scale.group(2)) <= 2):
             return f'CAST("{col}" * 100 AS BIGINT)'
         dec = f"TRY_CAST({self.text(col)} AS DECIMAL(38,10))"
-        self.check(file, col, f"{self.text(col)} IS NOT NULL AND ({dec} IS NULL OR "
-                   f"{dec} * 100 <> FLOOR({dec} * 100))", "not an amount with at most 2 decimals")
+        self.check(
+            file,
+            col,
+            f"{self.text(col)} IS NOT NULL AND ({dec} IS NULL OR "
+            f"{dec} * 100 <> FLOOR({dec} * 100))",
+            "not an amount with at most 2 decimals",
+        )
         return f"CAST({dec} * 100 AS BIGINT)"
 
     def rate(self, file: str, types: dict[str, str], col: str) -> str:
         if types[col] in _FLOATS:
-            raise ValidationError([Issue(file, None, col, "binary floating-point rates are "
-                                         "refused (not exact); send decimals or decimal strings")])
+            raise ValidationError(
+                [
+                    Issue(
+                        file,
+                        None,
+                        col,
+                        "binary floating-point rates are "
+                        "refused (not exact); send decimals or decimal strings",
+                    )
+                ]
+            )
         dec = f"TRY_CAST({self.text(col)} AS DECIMAL(38,18))"
         self.check(file, col, f"{self.text(col)} IS NOT NULL AND {dec} IS NULL", "not a decimal")
         return self.text(col)
@@ -161,8 +209,12 @@ class _Reader:
         if (kind == "DATE" and sql_type == "DATE") or (sql_type == "INTEGER" and kind in _INTS):
             return f'CAST("{col}" AS {sql_type})'
         val = f"TRY_CAST({self.text(col)} AS {sql_type})"
-        self.check(file, col, f"{self.text(col)} IS NOT NULL AND {val} IS NULL",
-                   f"not a valid {sql_type.lower()}")
+        self.check(
+            file,
+            col,
+            f"{self.text(col)} IS NOT NULL AND {val} IS NULL",
+            f"not a valid {sql_type.lower()}",
+        )
         return val
 
 
@@ -184,43 +236,56 @@ def read_book_dir(
             con.register("wanted_ids", pa.table({"loan_id": pa.array(loan_ids, pa.string())}))
         r = _Reader(con, folder, subset=loan_ids is not None)
         r.view("borrowers", True, ("borrower_id",))
-        lt = r.view("loans", True, ("loan_id", "borrower_id", "principal", "annual_rate",
-                                    "term_months", "start_date", "repayment_method"))
+        lt = r.view(
+            "loans",
+            True,
+            (
+                "loan_id",
+                "borrower_id",
+                "principal",
+                "annual_rate",
+                "term_months",
+                "start_date",
+                "repayment_method",
+            ),
+        )
         if lt is None:  # pragma: no cover - view() raises for a missing required file
             raise ValidationError([Issue("loans.csv", None, None, "required file missing")])
         product = r.text("product") if "product" in lt else "NULL"
         markup = r.rate("loans", lt, "penalty_markup") if "penalty_markup" in lt else "NULL"
-        grace = (r.typed("loans", "grace_days", "INTEGER", lt["grace_days"])
-                 if "grace_days" in lt else "NULL")
+        grace = (
+            r.typed("loans", "grace_days", "INTEGER", lt["grace_days"])
+            if "grace_days" in lt
+            else "NULL"
+        )
         loans = con.sql(f"""
-            SELECT {r.text('loan_id')} AS loan_id, {r.text('borrower_id')} AS borrower_id,
+            SELECT {r.text("loan_id")} AS loan_id, {r.text("borrower_id")} AS borrower_id,
                    COALESCE({product}, 'default') AS product,
-                   {r.cents('loans', lt, 'principal')} AS principal_minor,
-                   {r.rate('loans', lt, 'annual_rate')} AS annual_rate,
-                   {r.typed('loans', 'term_months', 'INTEGER', lt['term_months'])} AS term_months,
-                   {r.typed('loans', 'start_date', 'DATE', lt['start_date'])} AS start_date,
-                   LOWER({r.text('repayment_method')}) AS method,
+                   {r.cents("loans", lt, "principal")} AS principal_minor,
+                   {r.rate("loans", lt, "annual_rate")} AS annual_rate,
+                   {r.typed("loans", "term_months", "INTEGER", lt["term_months"])} AS term_months,
+                   {r.typed("loans", "start_date", "DATE", lt["start_date"])} AS start_date,
+                   LOWER({r.text("repayment_method")}) AS method,
                    {markup} AS penalty_markup, {grace} AS grace_days
             FROM raw_loans """).to_arrow_table()  # noqa: S608 - only our own identifiers and quoted paths
-        it = r.view("installments", False, ("loan_id", "seq", "due_date", "principal",
-                                            "interest"))
+        it = r.view("installments", False, ("loan_id", "seq", "due_date", "principal", "interest"))
         inst = None
         if it is not None:
             inst = con.sql(f"""
-                SELECT {r.text('loan_id')} AS loan_id,
-                       {r.typed('installments', 'seq', 'INTEGER', it['seq'])} AS seq,
-                       {r.typed('installments', 'due_date', 'DATE', it['due_date'])} AS due_date,
-                       {r.cents('installments', it, 'principal')} AS principal_minor,
-                       {r.cents('installments', it, 'interest')} AS interest_minor
+                SELECT {r.text("loan_id")} AS loan_id,
+                       {r.typed("installments", "seq", "INTEGER", it["seq"])} AS seq,
+                       {r.typed("installments", "due_date", "DATE", it["due_date"])} AS due_date,
+                       {r.cents("installments", it, "principal")} AS principal_minor,
+                       {r.cents("installments", it, "interest")} AS interest_minor
                 FROM raw_installments """).to_arrow_table()  # noqa: S608 - only our own identifiers and quoted paths
         pt = r.view("payments", False, ("payment_id", "loan_id", "paid_at", "amount"))
         if pt is None:
             pays = PAYMENTS_SCHEMA.empty_table()
         else:
             pays = con.sql(f"""
-                SELECT {r.text('payment_id')} AS payment_id, {r.text('loan_id')} AS loan_id,
-                       CAST(timezone('{lender_tz}', {_paid_at(r, pt['paid_at'])}) AS DATE)
-                       AS paid_on, {r.cents('payments', pt, 'amount')} AS amount_minor
+                SELECT {r.text("payment_id")} AS payment_id, {r.text("loan_id")} AS loan_id,
+                       CAST(timezone('{lender_tz}', {_paid_at(r, pt["paid_at"])}) AS DATE)
+                       AS paid_on, {r.cents("payments", pt, "amount")} AS amount_minor
                 FROM raw_payments """).to_arrow_table()  # noqa: S608 - only our own identifiers and quoted paths
     finally:
         con.close()
@@ -231,11 +296,15 @@ def _paid_at(r: _Reader, sql_type: str) -> str:
     if sql_type.startswith("TIMESTAMP WITH TIME ZONE"):
         return '"paid_at"'
     if sql_type.startswith("TIMESTAMP"):
-        raise ValidationError([Issue("payments", None, "paid_at",
-                                     "timestamp without a time zone is refused")])
-    r.check("payments", "paid_at",
-            f"NOT regexp_matches({r.text('paid_at')}, '{_TZ_SUFFIX}')",
-            "timestamp without a UTC offset is refused")
+        raise ValidationError(
+            [Issue("payments", None, "paid_at", "timestamp without a time zone is refused")]
+        )
+    r.check(
+        "payments",
+        "paid_at",
+        f"NOT regexp_matches({r.text('paid_at')}, '{_TZ_SUFFIX}')",
+        "timestamp without a UTC offset is refused",
+    )
     return r.typed("payments", "paid_at", "TIMESTAMPTZ")
 
 
@@ -252,23 +321,48 @@ def book_from_domain(
     from arrears.domain.money import to_minor
 
     loan_rows = [
-        {"loan_id": ln.loan_id, "borrower_id": ln.borrower_id, "product": ln.product,
-         "principal_minor": to_minor(ln.principal), "annual_rate": str(ln.annual_rate),
-         "term_months": ln.term_months, "start_date": ln.start_date, "method": str(ln.method),
-         "penalty_markup": None if ln.penalty_markup is None else str(ln.penalty_markup),
-         "grace_days": ln.grace_days}
+        {
+            "loan_id": ln.loan_id,
+            "borrower_id": ln.borrower_id,
+            "product": ln.product,
+            "principal_minor": to_minor(ln.principal),
+            "annual_rate": str(ln.annual_rate),
+            "term_months": ln.term_months,
+            "start_date": ln.start_date,
+            "method": str(ln.method),
+            "penalty_markup": None if ln.penalty_markup is None else str(ln.penalty_markup),
+            "grace_days": ln.grace_days,
+        }
         for ln in loans
     ]
     pay_rows = [
-        {"payment_id": p.payment_id, "loan_id": lid, "paid_on": p.paid_on,
-         "amount_minor": to_minor(p.amount)}
-        for lid, ps in (payments or {}).items() for p in ps
+        {
+            "payment_id": p.payment_id,
+            "loan_id": lid,
+            "paid_on": p.paid_on,
+            "amount_minor": to_minor(p.amount),
+        }
+        for lid, ps in (payments or {}).items()
+        for p in ps
     ]
     inst = None
     if installments is not None:
         inst = pa.Table.from_pylist(
-            [{"loan_id": lid, "seq": i.seq, "due_date": i.due_date,
-              "principal_minor": to_minor(i.principal), "interest_minor": to_minor(i.interest)}
-             for lid, its in installments.items() for i in its], schema=INSTALLMENTS_SCHEMA)
-    return Book(pa.Table.from_pylist(loan_rows, schema=LOANS_SCHEMA), inst,
-                pa.Table.from_pylist(pay_rows, schema=PAYMENTS_SCHEMA))
+            [
+                {
+                    "loan_id": lid,
+                    "seq": i.seq,
+                    "due_date": i.due_date,
+                    "principal_minor": to_minor(i.principal),
+                    "interest_minor": to_minor(i.interest),
+                }
+                for lid, its in installments.items()
+                for i in its
+            ],
+            schema=INSTALLMENTS_SCHEMA,
+        )
+    return Book(
+        pa.Table.from_pylist(loan_rows, schema=LOANS_SCHEMA),
+        inst,
+        pa.Table.from_pylist(pay_rows, schema=PAYMENTS_SCHEMA),
+    )

@@ -205,8 +205,9 @@ def _loan(
             k1 += 1
         last = e
         if as_of[ia] == e:
-            _emit(i_lo, i_hi, due, prin, inte, cum, pre_i, pre_p, s, pen, cmp_, den, e,
-                  out, row0 + ia)
+            _emit(
+                i_lo, i_hi, due, prin, inte, cum, pre_i, pre_p, s, pen, cmp_, den, e, out, row0 + ia
+            )
             ia += 1
 
 
@@ -298,9 +299,27 @@ def _run(
             cum[k] = acc
             pre_i[k] = ai
             pre_p[k] = ap
-        _loan(lo, hi, due, prin, inte, cum, pre_i, pre_p, pay_off[li], pay_off[li + 1],
-              pay_day, pay_amt, rate_num[li], den[li], grace[li], compound[li] != 0,
-              as_of, out, li * n_asof)
+        _loan(
+            lo,
+            hi,
+            due,
+            prin,
+            inte,
+            cum,
+            pre_i,
+            pre_p,
+            pay_off[li],
+            pay_off[li + 1],
+            pay_day,
+            pay_amt,
+            rate_num[li],
+            den[li],
+            grace[li],
+            compound[li] != 0,
+            as_of,
+            out,
+            li * n_asof,
+        )
     return out
 
 
@@ -363,6 +382,7 @@ def _segment_order(off: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 def segment_order(off: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Stable permutation sorting ``key`` inside each CSR segment ``off[l] .. off[l+1]-1``."""
-    out: np.ndarray = _segment_order(np.ascontiguousarray(off, dtype=np.int64),
-                                     np.ascontiguousarray(key, dtype=np.int64))
+    out: np.ndarray = _segment_order(
+        np.ascontiguousarray(off, dtype=np.int64), np.ascontiguousarray(key, dtype=np.int64)
+    )
     return out

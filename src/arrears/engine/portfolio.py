@@ -61,7 +61,9 @@ def _group(status: pa.Table, key: str, order: tuple[str, ...]) -> list[Portfolio
     ]
 
 
-def by_bucket(status: pa.Table, buckets: tuple[str, ...] = DEFAULT_BUCKET_NAMES) -> list[PortfolioRow]:
+def by_bucket(
+    status: pa.Table, buckets: tuple[str, ...] = DEFAULT_BUCKET_NAMES
+) -> list[PortfolioRow]:
     return _group(status, "bucket", buckets)
 
 

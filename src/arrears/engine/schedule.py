@@ -35,8 +35,9 @@ def add_months_days(start_days: np.ndarray, k: np.ndarray) -> np.ndarray:
     return out
 
 
-def annuity_payment(p_cents: np.ndarray, rate_num: np.ndarray, rate_den: np.ndarray,
-                    n: np.ndarray) -> np.ndarray:
+def annuity_payment(
+    p_cents: np.ndarray, rate_num: np.ndarray, rate_den: np.ndarray, n: np.ndarray
+) -> np.ndarray:
     """``A`` in cents for annuity loans (``round2(P/n)`` when the rate is 0)."""
     p = p_cents.astype(np.float64)
     i = rate_num.astype(np.float64) / (12.0 * rate_den.astype(np.float64))
@@ -59,9 +60,18 @@ def _exact_annuity(p: int, rn: int, rd: int, n: int) -> int:
 
 
 @njit(cache=True)
-def _fill(off: np.ndarray, p: np.ndarray, rn: np.ndarray, rd: np.ndarray, n: np.ndarray,
-          method: np.ndarray, annuity: np.ndarray, bullet_int: np.ndarray,
-          prin: np.ndarray, inte: np.ndarray) -> None:
+def _fill(
+    off: np.ndarray,
+    p: np.ndarray,
+    rn: np.ndarray,
+    rd: np.ndarray,
+    n: np.ndarray,
+    method: np.ndarray,
+    annuity: np.ndarray,
+    bullet_int: np.ndarray,
+    prin: np.ndarray,
+    inte: np.ndarray,
+) -> None:
     for li in range(off.shape[0] - 1):
         lo = off[li]
         m = method[li]
@@ -94,8 +104,14 @@ class Schedule:
 
     __slots__ = ("due", "interest", "off", "principal", "seq")
 
-    def __init__(self, off: np.ndarray, seq: np.ndarray, due: np.ndarray, principal: np.ndarray,
-                 interest: np.ndarray) -> None:
+    def __init__(
+        self,
+        off: np.ndarray,
+        seq: np.ndarray,
+        due: np.ndarray,
+        principal: np.ndarray,
+        interest: np.ndarray,
+    ) -> None:
         self.off = off
         self.seq = seq
         self.due = due
@@ -103,8 +119,14 @@ class Schedule:
         self.interest = interest
 
 
-def generate_schedules(p_cents: np.ndarray, rate_num: np.ndarray, rate_den: np.ndarray,
-                       term: np.ndarray, start_days: np.ndarray, method: np.ndarray) -> Schedule:
+def generate_schedules(
+    p_cents: np.ndarray,
+    rate_num: np.ndarray,
+    rate_den: np.ndarray,
+    term: np.ndarray,
+    start_days: np.ndarray,
+    method: np.ndarray,
+) -> Schedule:
     """Schedules of many loans at once; ``method`` holds METHOD_CODES values."""
     p_cents = p_cents.astype(np.int64)
     rate_num = rate_num.astype(np.int64)

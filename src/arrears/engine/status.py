@@ -20,16 +20,33 @@ from arrears.engine.book import Book
 from arrears.engine.kernel import NO_DATE, OUT_COLUMNS, run_kernel, segment_order
 from arrears.engine.schedule import METHOD_CODES, generate_schedules
 
-__all__ = ["MONEY_COLUMNS", "STATUS_SCHEMA", "compute_status_table", "status_from_book",
-           "write_status"]
+__all__ = [
+    "MONEY_COLUMNS",
+    "STATUS_SCHEMA",
+    "compute_status_table",
+    "status_from_book",
+    "write_status",
+]
 
 MONEY_COLUMNS: tuple[str, ...] = (
-    "overdue_principal", "overdue_interest", "accrued_penalty", "accrued_compound",
-    "principal_outstanding", "next_due_amount", "credit_balance", "total_due_now",
+    "overdue_principal",
+    "overdue_interest",
+    "accrued_penalty",
+    "accrued_compound",
+    "principal_outstanding",
+    "next_due_amount",
+    "credit_balance",
+    "total_due_now",
 )
 STATUS_SCHEMA = pa.schema(
-    [("loan_id", pa.string()), ("borrower_id", pa.string()), ("as_of", pa.date32()),
-     ("dpd", pa.int32()), ("bucket", pa.string()), ("classification", pa.string())]
+    [
+        ("loan_id", pa.string()),
+        ("borrower_id", pa.string()),
+        ("as_of", pa.date32()),
+        ("dpd", pa.int32()),
+        ("bucket", pa.string()),
+        ("classification", pa.string()),
+    ]
     + [(c, pa.int64()) for c in MONEY_COLUMNS[:5]]
     + [("next_due_date", pa.date32())]
     + [(c, pa.int64()) for c in MONEY_COLUMNS[5:]]
@@ -55,10 +72,12 @@ def _index(ids: pa.ChunkedArray | pa.Array, loan_ids: pa.Array, file: str) -> np
     idx = pc.index_in(values, value_set=loan_ids)
     if idx.null_count:
         bad = pc.filter(values, pc.is_null(idx))[0]
-        raise ValidationError([Issue(file, None, "loan_id", f"unknown loan {bad}")],
-                              total=idx.null_count)
-    lengths = np.concatenate([np.diff(r.run_ends.to_numpy().astype(np.int64), prepend=0)
-                              for r in rees])
+        raise ValidationError(
+            [Issue(file, None, "loan_id", f"unknown loan {bad}")], total=idx.null_count
+        )
+    lengths = np.concatenate(
+        [np.diff(r.run_ends.to_numpy().astype(np.int64), prepend=0) for r in rees]
+    )
     out: np.ndarray = np.repeat(idx.to_numpy().astype(np.int64, copy=False), lengths)
     return out
 
@@ -86,8 +105,9 @@ def _fraction(text: str) -> Fraction:
     return Fraction(Decimal(text.strip()))
 
 
-def status_from_book(book: Book, as_of_days: np.ndarray,
-                     products: Mapping[str, ProductSettings] | None = None) -> pa.Table:
+def status_from_book(
+    book: Book, as_of_days: np.ndarray, products: Mapping[str, ProductSettings] | None = None
+) -> pa.Table:
     """The status table of ``book`` (any row order) at ``as_of_days`` (days since 1970-01-01)."""
     as_of_days = np.unique(np.asarray(as_of_days, dtype=np.int64))
     loans = book.loans.take(pc.sort_indices(book.loans, [("loan_id", "ascending")]))
@@ -103,12 +123,15 @@ def status_from_book(book: Book, as_of_days: np.ndarray,
     grace = np.where(own >= 0, own, grace)
     compound = np.array([s.compound_on_overdue_interest for s in settings], np.int8)[pidx]
     # Exact rates per distinct (annual_rate, markup, basis).
-    markup = pc.if_else(pc.is_null(loans["penalty_markup"]),
-                        pa.array([str(s.penalty_markup) for s in settings])
-                        .take(pa.array(pidx)), loans["penalty_markup"])
+    markup = pc.if_else(
+        pc.is_null(loans["penalty_markup"]),
+        pa.array([str(s.penalty_markup) for s in settings]).take(pa.array(pidx)),
+        loans["penalty_markup"],
+    )
     basis = np.array([s.day_count_basis for s in settings], dtype=np.int64)[pidx]
-    key = pc.binary_join_element_wise(loans["annual_rate"], markup,
-                                      pa.array(basis.astype(str)), "|").dictionary_encode()
+    key = pc.binary_join_element_wise(
+        loans["annual_rate"], markup, pa.array(basis.astype(str)), "|"
+    ).dictionary_encode()
     key = key.combine_chunks()
     rn_u, rd_u, pn_u, pd_u = [], [], [], []
     for k in key.dictionary.to_pylist():
@@ -141,12 +164,18 @@ def status_from_book(book: Book, as_of_days: np.ndarray,
     else:
         methods = pc.index_in(loans["method"], value_set=pa.array(list(METHOD_CODES)))
         if methods.null_count:
-            raise ValidationError([Issue("loans", None, "repayment_method",
-                                         "unknown repayment method")], total=methods.null_count)
+            raise ValidationError(
+                [Issue("loans", None, "repayment_method", "unknown repayment method")],
+                total=methods.null_count,
+            )
         sched = generate_schedules(
-            loans["principal_minor"].to_numpy(), rate_num, rate_den,
-            loans["term_months"].to_numpy(), _days(loans["start_date"]),
-            methods.to_numpy(zero_copy_only=False))
+            loans["principal_minor"].to_numpy(),
+            rate_num,
+            rate_den,
+            loans["term_months"].to_numpy(),
+            _days(loans["start_date"]),
+            methods.to_numpy(zero_copy_only=False),
+        )
         inst_off, due, prin, inte = sched.off, sched.due, sched.principal, sched.interest
     # Payments, CSR by loan, sorted by day.
     pays = book.payments
@@ -156,19 +185,40 @@ def status_from_book(book: Book, as_of_days: np.ndarray,
     pay_off = _csr(powner[porder], n)
     pay_day = pday[porder]
     pay_amt = pays["amount_minor"].to_numpy().astype(np.int64, copy=False)[porder]
-    out = run_kernel(inst_off, due, prin, inte, pay_off, pay_day, pay_amt, pen_num, pen_den,
-                     grace, compound, as_of_days)
+    out = run_kernel(
+        inst_off,
+        due,
+        prin,
+        inte,
+        pay_off,
+        pay_day,
+        pay_amt,
+        pen_num,
+        pen_den,
+        grace,
+        compound,
+        as_of_days,
+    )
     table = _to_table(loans, out, as_of_days, settings, pidx)
-    fallback = _overflow_loans(inst_off, prin, inte, pay_off, pay_amt, pen_num, pen_den,
-                               due, as_of_days)
+    fallback = _overflow_loans(
+        inst_off, prin, inte, pay_off, pay_amt, pen_num, pen_den, due, as_of_days
+    )
     if fallback.size:
         table = _domain_rows(table, loans, book, fallback, as_of_days, prods, default)
     return table
 
 
-def _overflow_loans(inst_off: np.ndarray, prin: np.ndarray, inte: np.ndarray,
-                    pay_off: np.ndarray, pay_amt: np.ndarray, num: np.ndarray,
-                    den: np.ndarray, due: np.ndarray, as_of: np.ndarray) -> np.ndarray:
+def _overflow_loans(
+    inst_off: np.ndarray,
+    prin: np.ndarray,
+    inte: np.ndarray,
+    pay_off: np.ndarray,
+    pay_amt: np.ndarray,
+    num: np.ndarray,
+    den: np.ndarray,
+    due: np.ndarray,
+    as_of: np.ndarray,
+) -> np.ndarray:
     """Loans whose exact accruals could pass 2**62 in int64 (routed to the scalar domain)."""
     n = len(inst_off) - 1
     total = np.zeros(n)
@@ -182,22 +232,30 @@ def _overflow_loans(inst_off: np.ndarray, prin: np.ndarray, inte: np.ndarray,
     hp = np.diff(pay_off) > 0
     if hp.any():
         max_pay[hp] = np.maximum.reduceat(pay_amt.astype(np.float64), pay_off[:-1][hp])
-    risky = (4 * total * num.astype(np.float64) * span >= _LIMIT) \
-        | (4 * (max_pay + total) * den.astype(np.float64) >= _LIMIT)
+    risky = (4 * total * num.astype(np.float64) * span >= _LIMIT) | (
+        4 * (max_pay + total) * den.astype(np.float64) >= _LIMIT
+    )
     out: np.ndarray = np.nonzero(risky)[0]
     return out
 
 
-def _domain_rows(table: pa.Table, loans: pa.Table, book: Book, idx: np.ndarray,
-                 as_of: np.ndarray, prods: Mapping[str, ProductSettings],
-                 default: ProductSettings) -> pa.Table:
+def _domain_rows(
+    table: pa.Table,
+    loans: pa.Table,
+    book: Book,
+    idx: np.ndarray,
+    as_of: np.ndarray,
+    prods: Mapping[str, ProductSettings],
+    default: ProductSettings,
+) -> pa.Table:
     """Replace the rows of loans ``idx`` with the scalar domain's ``compute_status``."""
     try:
         from arrears.domain.ledger import compute_statuses
         from arrears.domain.schedules import schedule_for
     except ImportError as exc:  # pragma: no cover - the domain ships with the package
-        raise LedgerError("amounts too large for the vectorised engine and the scalar "
-                          "ledger is not available") from exc
+        raise LedgerError(
+            "amounts too large for the vectorised engine and the scalar ledger is not available"
+        ) from exc
     from arrears.domain.loans import Installment, LoanTerms, Payment
     from arrears.domain.money import from_minor, to_minor
     from arrears.domain.products import RepaymentMethod
@@ -208,22 +266,33 @@ def _domain_rows(table: pa.Table, loans: pa.Table, book: Book, idx: np.ndarray,
     if book.installments is not None:
         sel = book.installments.filter(pc.is_in(book.installments["loan_id"], value_set=ids))
         for r in sel.to_pylist():
-            inst_rows.setdefault(r["loan_id"], []).append(Installment(
-                r["seq"], r["due_date"], from_minor(r["principal_minor"]),
-                from_minor(r["interest_minor"])))
+            inst_rows.setdefault(r["loan_id"], []).append(
+                Installment(
+                    r["seq"],
+                    r["due_date"],
+                    from_minor(r["principal_minor"]),
+                    from_minor(r["interest_minor"]),
+                )
+            )
     pay_rows: dict[str, list[Payment]] = {}
     for r in book.payments.filter(pc.is_in(book.payments["loan_id"], value_set=ids)).to_pylist():
         pay_rows.setdefault(r["loan_id"], []).append(
-            Payment(r["payment_id"], r["paid_on"], from_minor(r["amount_minor"])))
+            Payment(r["payment_id"], r["paid_on"], from_minor(r["amount_minor"]))
+        )
     rows = []
     for r in sub:
         loan = LoanTerms(
-            loan_id=r["loan_id"], principal=from_minor(r["principal_minor"]),
-            annual_rate=Decimal(r["annual_rate"]), term_months=r["term_months"],
-            start_date=r["start_date"], method=RepaymentMethod(r["method"]),
-            borrower_id=r["borrower_id"], product=r["product"] or "default",
+            loan_id=r["loan_id"],
+            principal=from_minor(r["principal_minor"]),
+            annual_rate=Decimal(r["annual_rate"]),
+            term_months=r["term_months"],
+            start_date=r["start_date"],
+            method=RepaymentMethod(r["method"]),
+            borrower_id=r["borrower_id"],
+            product=r["product"] or "default",
             penalty_markup=None if r["penalty_markup"] is None else Decimal(r["penalty_markup"]),
-            grace_days=r["grace_days"])
+            grace_days=r["grace_days"],
+        )
         product = prods.get(loan.product, default)
         insts = inst_rows.get(loan.loan_id)
         if insts is None:
@@ -235,14 +304,17 @@ def _domain_rows(table: pa.Table, loans: pa.Table, book: Book, idx: np.ndarray,
                 row[c] = to_minor(row[c])
             rows.append(row)
     keep = pc.invert(pc.is_in(table["loan_id"], value_set=ids))
-    merged = pa.concat_tables([table.filter(keep),
-                               pa.Table.from_pylist(rows, schema=STATUS_SCHEMA)])
-    return merged.take(pc.sort_indices(merged, [("loan_id", "ascending"),
-                                                ("as_of", "ascending")]))
+    merged = pa.concat_tables(
+        [table.filter(keep), pa.Table.from_pylist(rows, schema=STATUS_SCHEMA)]
+    )
+    return merged.take(pc.sort_indices(merged, [("loan_id", "ascending"), ("as_of", "ascending")]))
 
 
-def _label(dpd: np.ndarray, pidx_rows: np.ndarray, settings: Sequence[ProductSettings],
-           ) -> tuple[pa.Array, pa.Array]:
+def _label(
+    dpd: np.ndarray,
+    pidx_rows: np.ndarray,
+    settings: Sequence[ProductSettings],
+) -> tuple[pa.Array, pa.Array]:
     bucket = np.empty(len(dpd), dtype=object)
     klass = np.empty(len(dpd), dtype=object)
     for j, s in enumerate(settings):
@@ -255,14 +327,21 @@ def _label(dpd: np.ndarray, pidx_rows: np.ndarray, settings: Sequence[ProductSet
         i = np.searchsorted(np.array(s.bucket_edges[:m], dtype=np.int64), d, side="left")
         bucket[sel] = names[i]
         bounds = np.array([b for b, _ in s.classification.bounds], dtype=np.int64)
-        cls = np.array([c.value for _, c in s.classification.bounds]
-                       + [s.classification.worst.value], dtype=object)
+        cls = np.array(
+            [c.value for _, c in s.classification.bounds] + [s.classification.worst.value],
+            dtype=object,
+        )
         klass[sel] = cls[np.searchsorted(bounds, d, side="left")]
     return pa.array(bucket, pa.string()), pa.array(klass, pa.string())
 
 
-def _to_table(loans: pa.Table, out: np.ndarray, as_of: np.ndarray,
-              settings: Sequence[ProductSettings], pidx: np.ndarray) -> pa.Table:
+def _to_table(
+    loans: pa.Table,
+    out: np.ndarray,
+    as_of: np.ndarray,
+    settings: Sequence[ProductSettings],
+    pidx: np.ndarray,
+) -> pa.Table:
     na = len(as_of)
     rows = np.repeat(np.arange(loans.num_rows), na)
     col = {c: out[:, j] for j, c in enumerate(OUT_COLUMNS)}
@@ -273,13 +352,15 @@ def _to_table(loans: pa.Table, out: np.ndarray, as_of: np.ndarray,
     arrays: dict[str, pa.Array] = {
         "loan_id": loans["loan_id"].take(take),
         "borrower_id": loans["borrower_id"].take(take),
-        "as_of": pa.array(np.tile(as_of, loans.num_rows).astype(np.int32), pa.int32())
-        .cast(pa.date32()),
+        "as_of": pa.array(np.tile(as_of, loans.num_rows).astype(np.int32), pa.int32()).cast(
+            pa.date32()
+        ),
         "dpd": pa.array(dpd.astype(np.int32)),
         "bucket": bucket,
         "classification": klass,
-        "next_due_date": pa.array(nd.astype(np.int32), pa.int32(), mask=nd == NO_DATE)
-        .cast(pa.date32()),
+        "next_due_date": pa.array(nd.astype(np.int32), pa.int32(), mask=nd == NO_DATE).cast(
+            pa.date32()
+        ),
         "paid_off": pa.array(col["paid_off"] != 0),
     }
     for c in MONEY_COLUMNS:
@@ -287,9 +368,12 @@ def _to_table(loans: pa.Table, out: np.ndarray, as_of: np.ndarray,
     return pa.table([arrays[f.name] for f in STATUS_SCHEMA], schema=STATUS_SCHEMA)
 
 
-def compute_status_table(book: Book, as_of_dates: Sequence[dt.date],
-                         products: Mapping[str, ProductSettings] | None = None,
-                         engine: str = "duckdb") -> pa.Table:
+def compute_status_table(
+    book: Book,
+    as_of_dates: Sequence[dt.date],
+    products: Mapping[str, ProductSettings] | None = None,
+    engine: str = "duckdb",
+) -> pa.Table:
     """Status of every loan of ``book`` at every date, sorted by loan_id then as_of.
 
     Money columns are int64 minor units. ``engine="spark"`` runs the same kernel on Spark.
@@ -332,8 +416,7 @@ def write_status(table: pa.Table, path: str | Path) -> None:
     an empty next_due_date when there is none, rows sorted by loan_id (then as_of), ``\n``.
     """
     path = Path(path)
-    table = table.take(pc.sort_indices(table, [("loan_id", "ascending"),
-                                               ("as_of", "ascending")]))
+    table = table.take(pc.sort_indices(table, [("loan_id", "ascending"), ("as_of", "ascending")]))
     if path.suffix == ".parquet":
         pq.write_table(table, path)
         return
@@ -348,6 +431,6 @@ def write_status(table: pa.Table, path: str | Path) -> None:
     lines = pc.binary_join_element_wise(*cols, ",") if table.num_rows else pa.array([], pa.string())
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(STATUS_COLUMNS) + "\n")
-        for chunk in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
+        for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
             if len(chunk):
                 fh.write("\n".join(chunk.to_pylist()) + "\n")

@@ -62,7 +62,9 @@ def _previous_run(conn: Connection, as_of: date) -> tuple[date, datetime] | None
 
 def _changed_loans(conn: Connection, last: date, since: datetime, as_of: date) -> set[str]:
     """Loans whose inputs changed after the previous run started, or paid after its date."""
-    changed = {r[0] for r in conn.execute(sa.select(loans.c.loan_id).where(loans.c.updated_at >= since))}
+    changed = {
+        r[0] for r in conn.execute(sa.select(loans.c.loan_id).where(loans.c.updated_at >= since))
+    }
     changed.update(
         r[0]
         for r in conn.execute(
@@ -173,9 +175,7 @@ def _on_or_after_start(table: pa.Table, starts: pa.Table) -> pa.Table:
     return kept.select(STATUS_SCHEMA.names).sort_by("loan_id")
 
 
-def _store_day(
-    conn: Connection, day: date, now: datetime, rows: pa.Table, recomputed: int
-) -> None:
+def _store_day(conn: Connection, day: date, now: datetime, rows: pa.Table, recomputed: int) -> None:
     """Replace the rows of ``day`` and record a finished cycle run (inside the caller's tx)."""
     run_id = _start_run(conn, day, now)
     delete_status(conn, day)
@@ -183,8 +183,12 @@ def _store_day(
     conn.execute(
         sa.update(cycle_runs)
         .where(cycle_runs.c.id == run_id)
-        .values(status="done", loans_recomputed=recomputed,
-                loans_carried=rows.num_rows - recomputed, finished_at=now)
+        .values(
+            status="done",
+            loans_recomputed=recomputed,
+            loans_carried=rows.num_rows - recomputed,
+            finished_at=now,
+        )
     )
 
 
@@ -192,7 +196,8 @@ def status_from_store(engine: Engine, as_of: date) -> pa.Table:
     """Statuses of the cycle for ``as_of`` if it ran, else computed now (nothing written)."""
     with engine.connect() as conn:
         done = conn.execute(
-            sa.select(sa.func.count()).select_from(cycle_runs)
+            sa.select(sa.func.count())
+            .select_from(cycle_runs)
             .where(cycle_runs.c.as_of == as_of, cycle_runs.c.status == "done")
         ).scalar_one()
         if done:

@@ -42,7 +42,10 @@ class _RichSink:
 @contextmanager
 def rich_progress() -> Iterator[ProgressSink]:
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        transient=False,
     ) as progress:
         yield _RichSink(progress)

@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from arrears.engine.book import read_book_dir
 from arrears.engine.status import compute_status_table
-from arrears.services.validation import validate_folder
+from arrears.services.validation import validate_book
 
 __all__ = ["status_of_book_folder"]
 
@@ -22,7 +22,7 @@ def status_of_book_folder(
     spark_master: str = "local[2]",
 ) -> pa.Table:
     """Validate the folder as an import would (every bad row reported), then evaluate it."""
-    validate_folder(folder, lender_tz=lender_tz)
+    validate_book(folder)
     if engine == "spark":
         from arrears.engine.spark import read_book_spark, spark_session, status_spark
 

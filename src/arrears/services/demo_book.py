@@ -106,6 +106,15 @@ class DemoBookSummary:
     methods: Mapping[str, int]  # loans per repayment method
     loan_profiles: Mapping[str, str]  # loan_id -> behaviour profile
 
+    def describe(self) -> str:
+        profiles = ", ".join(f"{k} {v}" for k, v in sorted(self.profiles.items()))
+        methods = ", ".join(f"{k} {v}" for k, v in sorted(self.methods.items()))
+        return (
+            f"{self.borrowers} borrowers, {self.contacts} contacts, {self.loans} loans, "
+            f"{self.installments} installments, {self.payments} payments\n"
+            f"    behaviour: {profiles}\n    methods: {methods}"
+        )
+
 
 @dataclass(slots=True)
 class _Book:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, insert, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from arrears.adapters.clock import SystemClock
 from arrears.adapters.db import tables as t
@@ -18,6 +18,7 @@ from arrears.adapters.db.bulk import DbStoreView, delete_where_in, insert_ignore
 from arrears.domain.errors import Issue
 from arrears.services.interchange_reader import IssueLog
 from arrears.services.interchange_rows import SPECS, Record
+from arrears.services.schedules import generate_missing_schedules
 from arrears.services.validation import ValidationResult, iter_records, validate_book
 
 __all__ = ["Clock", "ImportReport", "import_book"]
@@ -42,6 +43,20 @@ class ImportReport:
     payments_seen: int
     payments_new: int
     warnings: tuple[Issue, ...]
+
+    def summary(self) -> str:
+        seconds = (self.finished_at - self.started_at).total_seconds()
+        text = (
+            f"import #{self.run_id} from {self.source}: {self.borrowers} borrower(s), "
+            f"{self.contacts} contact(s), {self.loans} loan(s), {self.installments} "
+            f"installment(s), {self.payments_new} new payment(s) of {self.payments_seen} "
+            f"({self.payments_seen - self.payments_new} already known), {seconds:.1f} s"
+        )
+        for warning in self.warnings[:20]:
+            text += f"\n  warning: {warning}"
+        if len(self.warnings) > 20:
+            text += f"\n  ... and {len(self.warnings) - 20} more warning(s)"
+        return text
 
 
 @dataclass
@@ -106,6 +121,9 @@ def import_book(
         run_id = _start_run(conn, folder, started)
         load = _Load(conn, run_id, started, ZoneInfo(lender_tz))
         _load_all(load, result)
+        if "installments" not in result.tables:
+            _drop_schedules_of_run(conn, run_id)  # terms may have changed: regenerate
+        generated = generate_missing_schedules(conn)
         finished = clock.now()
         report = ImportReport(
             run_id=run_id,
@@ -115,7 +133,7 @@ def import_book(
             borrowers=result.rows.get("borrowers", 0),
             contacts=result.rows.get("contacts", 0),
             loans=result.rows.get("loans", 0),
-            installments=result.rows.get("installments", 0),
+            installments=result.rows.get("installments", 0) + generated,
             payments_seen=result.rows.get("payments", 0),
             payments_new=load.payments_new,
             warnings=tuple(result.warnings),
@@ -139,6 +157,11 @@ def _load_all(load: _Load, result: ValidationResult) -> None:
         records = (rec for _, rec in iter_records(src, spec, IssueLog()))
         for chunk in _chunks(records):
             writers[spec.name](chunk)
+
+
+def _drop_schedules_of_run(conn: Connection, run_id: int) -> None:
+    loans_of_run = select(t.loans.c.loan_id).where(t.loans.c.last_import_run_id == run_id)
+    conn.execute(delete(t.installments).where(t.installments.c.loan_id.in_(loans_of_run)))
 
 
 def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:

@@ -13,8 +13,13 @@ from arrears.engine.book import book_from_domain
 from arrears.engine.status import compute_status_table
 
 LOAN = LoanTerms(
-    loan_id="L1", borrower_id="B1", principal=Decimal("100000.00"), annual_rate=Decimal("0.0435"),
-    term_months=12, start_date=date(2026, 1, 31), method=RepaymentMethod.ANNUITY,
+    loan_id="L1",
+    borrower_id="B1",
+    principal=Decimal("100000.00"),
+    annual_rate=Decimal("0.0435"),
+    term_months=12,
+    start_date=date(2026, 1, 31),
+    method=RepaymentMethod.ANNUITY,
 )
 
 

@@ -16,9 +16,14 @@ from arrears.engine.schedule import METHOD_CODES, annuity_payment, generate_sche
 
 
 def test_worked_example_schedule() -> None:
-    s = generate_schedules(np.array([10_000_000]), np.array([435]), np.array([10_000]),
-                           np.array([12]), np.array([(date(2026, 1, 31) - date(1970, 1, 1)).days]),
-                           np.array([0]))
+    s = generate_schedules(
+        np.array([10_000_000]),
+        np.array([435]),
+        np.array([10_000]),
+        np.array([12]),
+        np.array([(date(2026, 1, 31) - date(1970, 1, 1)).days]),
+        np.array([0]),
+    )
     assert s.interest[:2].tolist() == [36250, 33289]
     assert s.principal[:2].tolist() == [816849, 819810]
     assert (s.principal[-1], s.interest[-1]) == (850020, 3081)
@@ -36,17 +41,28 @@ def test_equals_domain_for_all_methods() -> None:
         loans.append((p, rate, n, start, method))
     rf = [Fraction(r) for _, r, _, _, _ in loans]
     s = generate_schedules(
-        np.array([to_minor(p) for p, *_ in loans]), np.array([f.numerator for f in rf]),
-        np.array([f.denominator for f in rf]), np.array([x[2] for x in loans]),
+        np.array([to_minor(p) for p, *_ in loans]),
+        np.array([f.numerator for f in rf]),
+        np.array([f.denominator for f in rf]),
+        np.array([x[2] for x in loans]),
         np.array([(x[3] - date(1970, 1, 1)).days for x in loans]),
-        np.array([METHOD_CODES[str(x[4])] for x in loans]))
+        np.array([METHOD_CODES[str(x[4])] for x in loans]),
+    )
     for j, (p, rate, n, start, method) in enumerate(loans):
         want = generate_schedule(p, rate, n, start, method)
         lo, hi = s.off[j], s.off[j + 1]
-        got = [(int(s.seq[k]), date(1970, 1, 1) + timedelta(days=int(s.due[k])),
-                int(s.principal[k]), int(s.interest[k])) for k in range(lo, hi)]
-        assert got == [(i.seq, i.due_date, to_minor(i.principal), to_minor(i.interest))
-                       for i in want], (p, rate, n, start, method)
+        got = [
+            (
+                int(s.seq[k]),
+                date(1970, 1, 1) + timedelta(days=int(s.due[k])),
+                int(s.principal[k]),
+                int(s.interest[k]),
+            )
+            for k in range(lo, hi)
+        ]
+        assert got == [
+            (i.seq, i.due_date, to_minor(i.principal), to_minor(i.interest)) for i in want
+        ], (p, rate, n, start, method)
 
 
 def test_annuity_near_half_cent_uses_exact_fraction() -> None:

@@ -145,16 +145,15 @@ def write_status_rows(conn: Connection, table: pa.Table, cycle_run_id: int | Non
     for batch in table.to_batches(max_chunksize=_CHUNK * 5):
         columns = [c.to_pylist() for c in batch.columns]
         rows = [(*row, cycle_run_id) for row in zip(*columns, strict=True)]
-        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, rows)
 
 
 def _copy_rows(conn: Connection, table: pa.Table, names: list[str], run_id: int | None) -> None:
     raw = conn.connection.driver_connection
+    assert raw is not None  # noqa: S101 - a live connection always has its driver connection
     with (
         raw.cursor() as cur,
-        cur.copy(  # type: ignore[union-attr]
-            f"COPY status_history ({', '.join(names)}) FROM STDIN"
-        ) as copy,
+        cur.copy(f"COPY status_history ({', '.join(names)}) FROM STDIN") as copy,
     ):
         for batch in table.to_batches(max_chunksize=_CHUNK * 5):
             columns = [c.to_pylist() for c in batch.columns]
