@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from arrears.adapters.clock import SystemClock
+from arrears.adapters.products_file import load_products
 from arrears.config import Settings
+from arrears.domain.products import ProductSettings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -19,6 +21,10 @@ class App:
     settings: Settings
     clock: SystemClock
     _engine: Engine | None = None
+
+    def products(self) -> dict[str, ProductSettings]:
+        """Product code → settings from ``ARREARS_PRODUCTS_FILE`` (defaults when unset)."""
+        return load_products(self.settings.products_file)
 
     @property
     def database_url(self) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from arrears.bootstrap import App, build_app
 from arrears.domain.errors import ArrearsError
@@ -39,7 +40,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ArrearsError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from exc
 
     return wrapper
@@ -85,7 +86,9 @@ def cycle_cmd(as_of: AsOf = None) -> None:
     app = build_app()
     day = _as_of(app, as_of)
     with rich_progress() as progress:
-        result = run_cycle(app.db(), day, now=app.clock.now(), progress=progress)
+        result = run_cycle(
+            app.db(), day, now=app.clock.now(), progress=progress, products=app.products()
+        )
     out.print(result.summary())
 
 
@@ -116,11 +119,12 @@ def status_cmd(
             engine=engine,
             lender_tz=app.settings.lender_timezone,
             spark_master=app.settings.spark_master,
+            products=app.products(),
         )
     else:
         from arrears.jobs.cycle import status_from_store
 
-        table = status_from_store(app.db(), day)
+        table = status_from_store(app.db(), day, app.products())
     write_status(table, out_path)
     out.print(f"{table.num_rows} loan(s) as of {day.isoformat()} → {out_path}")
 

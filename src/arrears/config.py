@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     lender_timezone: str = "Asia/Shanghai"
     default_country: str = "CN"
     default_currency: str = "CNY"
+    products_file: Path | None = Field(
+        default=None, description="TOML file of product settings (see adapters/products_file.py)"
+    )
     engine: str = Field(default="duckdb", pattern="^(duckdb|spark)$")
     spark_master: str = "local[2]"
 

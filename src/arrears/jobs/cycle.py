@@ -12,7 +12,7 @@ date twice, or killing a run and running it again, leaves the store as one run w
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -29,6 +29,7 @@ from arrears.adapters.db.book_store import (
 )
 from arrears.adapters.db.tables import cycle_runs, loans, payments
 from arrears.domain.errors import ArrearsError
+from arrears.domain.products import ProductSettings
 from arrears.engine.incremental import carry_forward, quiet_mask
 from arrears.engine.status import STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
@@ -112,8 +113,15 @@ def _start_run(conn: Connection, as_of: date, now: datetime) -> int:
     return int(key[0])
 
 
+Products = Mapping[str, ProductSettings] | None
+
+
 def run_cycle(
-    engine: Engine, as_of: date, now: datetime, progress: ProgressSink | None = None
+    engine: Engine,
+    as_of: date,
+    now: datetime,
+    progress: ProgressSink | None = None,
+    products: Products = None,
 ) -> CycleResult:
     """Compute and store the statuses of every loan as of ``as_of`` (one transaction)."""
     progress = progress or NoProgress()
@@ -122,7 +130,7 @@ def run_cycle(
         progress.stage("plan")
         recompute, carried = _plan(conn, as_of)
         progress.stage("compute", total=len(recompute))
-        fresh = _compute(conn, recompute, [as_of])
+        fresh = _compute(conn, recompute, [as_of], products)
         progress.advance(len(recompute))
         table = pa.concat_tables([fresh, carried]).sort_by("loan_id")
         progress.stage("write", total=table.num_rows)
@@ -132,17 +140,23 @@ def run_cycle(
     return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds)
 
 
-def _compute(conn: Connection, loan_ids: Sequence[str] | None, days: Sequence[date]) -> pa.Table:
+def _compute(
+    conn: Connection, loan_ids: Sequence[str] | None, days: Sequence[date], products: Products
+) -> pa.Table:
     """Statuses of the loans (all when None) that have started by each date."""
     if loan_ids is not None and not loan_ids:
         return STATUS_SCHEMA.empty_table()
     book = read_book(conn, loan_ids)
-    table = compute_status_table(book, days).cast(STATUS_SCHEMA)
+    table = compute_status_table(book, days, products).cast(STATUS_SCHEMA)
     return _on_or_after_start(table, book.loans.select(["loan_id", "start_date"]))
 
 
 def backfill_history(
-    engine: Engine, days: Sequence[date], now: datetime, progress: ProgressSink | None = None
+    engine: Engine,
+    days: Sequence[date],
+    now: datetime,
+    progress: ProgressSink | None = None,
+    products: Products = None,
 ) -> int:
     """History for many past dates, a month of dates per engine pass, each date its own run.
 
@@ -156,7 +170,7 @@ def backfill_history(
         starts = book.loans.select(["loan_id", "start_date"])
         for first in range(0, len(days), _BACKFILL_CHUNK):
             chunk = days[first : first + _BACKFILL_CHUNK]
-            table = compute_status_table(book, chunk).cast(STATUS_SCHEMA)
+            table = compute_status_table(book, chunk, products).cast(STATUS_SCHEMA)
             table = _on_or_after_start(table, starts)
             for day in chunk:
                 rows = table.filter(pc.equal(table["as_of"], pa.scalar(day, pa.date32())))
@@ -192,7 +206,7 @@ def _store_day(conn: Connection, day: date, now: datetime, rows: pa.Table, recom
     )
 
 
-def status_from_store(engine: Engine, as_of: date) -> pa.Table:
+def status_from_store(engine: Engine, as_of: date, products: Products = None) -> pa.Table:
     """Statuses of the cycle for ``as_of`` if it ran, else computed now (nothing written)."""
     with engine.connect() as conn:
         done = conn.execute(
@@ -204,4 +218,4 @@ def status_from_store(engine: Engine, as_of: date) -> pa.Table:
             return read_status(conn, as_of)
         if not _all_loan_ids(conn):
             raise ArrearsError("the store holds no loans: import a book first (arrears import DIR)")
-        return _compute(conn, None, [as_of])
+        return _compute(conn, None, [as_of], products)

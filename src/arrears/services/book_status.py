@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
+from arrears.domain.products import ProductSettings
 from arrears.engine.book import read_book_dir
 from arrears.engine.status import compute_status_table
 from arrears.services.validation import validate_book
@@ -20,6 +22,7 @@ def status_of_book_folder(
     engine: str = "duckdb",
     lender_tz: str = "Asia/Shanghai",
     spark_master: str = "local[2]",
+    products: Mapping[str, ProductSettings] | None = None,
 ) -> pa.Table:
     """Validate the folder as an import would (every bad row reported), then evaluate it."""
     validate_book(folder)
@@ -28,7 +31,7 @@ def status_of_book_folder(
 
         spark = spark_session(master=spark_master)
         try:
-            return status_spark(*read_book_spark(spark, folder, lender_tz), [as_of])
+            return status_spark(*read_book_spark(spark, folder, lender_tz), [as_of], products)
         finally:
             spark.stop()
-    return compute_status_table(read_book_dir(folder, lender_tz=lender_tz), [as_of])
+    return compute_status_table(read_book_dir(folder, lender_tz=lender_tz), [as_of], products)
