@@ -125,10 +125,9 @@ class _Reader:
         else:
             sql = f"SELECT * FROM read_parquet('{src}')"  # noqa: S608 - only our own identifiers and quoted paths
         if self.subset and name != "borrowers":
-            sql = (
-                f"SELECT * FROM ({sql}) WHERE TRIM(CAST(loan_id AS VARCHAR)) IN "  # noqa: S608
-                "(SELECT loan_id FROM wanted_ids)"
-            )
+            # CSV cells are trimmed when read; Parquet ids are compared as they are.
+            key = "TRIM(loan_id)" if path.suffix == ".csv" else "CAST(loan_id AS VARCHAR)"
+            sql = f"SELECT * FROM ({sql}) WHERE {key} IN (SELECT loan_id FROM wanted_ids)"  # noqa: S608
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{name} AS {sql}")
         types = {
             r[0]: str(r[1]).upper() for r in self.con.execute(f"DESCRIBE raw_{name}").fetchall()
