@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 # Shared fixture builders live in tests/fixtures/ and are imported as ``fixtures.*``.
 _TESTS = str(Path(__file__).resolve().parent)
@@ -90,3 +90,18 @@ def pg_database_url(pg_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store: a SQLite file, then a fresh PostgreSQL database."""
+    from arrears.adapters.db.engine import make_engine, upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_database_url")
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()

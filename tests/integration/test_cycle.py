@@ -6,7 +6,6 @@ and re-runs; incremental cycles equal full recomputation; a killed run leaves no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from sqlalchemy.engine import Engine
 
 from arrears.adapters.db import book_store
 from arrears.adapters.db import tables as t
-from arrears.adapters.db.engine import make_engine, upgrade
 from arrears.engine.book import read_book_dir
 from arrears.engine.status import STATUS_SCHEMA, compute_status_table
 from arrears.jobs.cycle import backfill_history, run_cycle, status_from_store
@@ -34,18 +32,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._now
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_database_url")
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _engine_status(folder: Path, day: date) -> pa.Table:

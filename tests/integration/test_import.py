@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from arrears.adapters.db import tables as t
-from arrears.adapters.db.engine import make_engine, upgrade
+from arrears.adapters.db.engine import make_engine
 from arrears.domain.errors import ConfigurationError, Issue, ValidationError
 from arrears.services.importing import import_book
 from fixtures.books import Tables, good_tables, write_csv, write_csv_book, write_parquet_book
@@ -25,16 +25,10 @@ class FixedClock:
         return NOW
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_database_url")
-    upgrade(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
+@pytest.fixture
+def engine(store: Engine) -> Engine:
+    """The store under test, SQLite and PostgreSQL (``store`` in conftest.py)."""
+    return store
 
 
 def _import(engine: Engine, folder: Path) -> object:

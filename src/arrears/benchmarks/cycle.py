@@ -35,15 +35,20 @@ __all__ = ["incremental_day", "main"]
 
 
 def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> dict[str, Any]:
-    """One incremental cycle over a Parquet book; returns timings and counts."""
+    """One incremental cycle over a Parquet book; returns timings and counts.
+
+    Loans without a payment on the day whose previous state is quiet through the day advance
+    from that state (``arrears.engine.incremental.advance``); the rest are replayed from their
+    history. The output carries the state for the next day.
+    """
     import duckdb
 
     from arrears.engine.book import read_book_dir
-    from arrears.engine.incremental import carry_forward, quiet_mask
-    from arrears.engine.status import STATUS_SCHEMA, compute_status_table, write_status
+    from arrears.engine.incremental import advance
+    from arrears.engine.status import compute_status_table, write_status
 
     t0 = time.perf_counter()
-    prev = pq.read_table(previous).cast(STATUS_SCHEMA)
+    prev = pq.read_table(previous)
     day = as_of.isoformat()
     found = (
         duckdb.connect()
@@ -55,19 +60,17 @@ def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> 
         .to_arrow_table()
     )
     assert found is not None  # noqa: S101 - a SELECT always has a result
-    changed = found["loan_id"]
-    keep = pc.and_kleene(
-        quiet_mask(prev, as_of), pc.invert(pc.is_in(prev["loan_id"], value_set=changed))
-    )
-    carried = carry_forward(prev.filter(keep), as_of)
+    paid_today = pc.is_in(prev["loan_id"], value_set=found["loan_id"])
+    quiet = pc.greater_equal(prev["quiet_until"], pa.scalar(as_of, pa.date32()))
+    keep = pc.and_kleene(quiet, pc.invert(paid_today))
+    advanced = advance(prev.filter(keep), as_of, BENCH_PRODUCTS)
     todo = pc.filter(prev["loan_id"], pc.invert(keep))
     t1 = time.perf_counter()
     book = read_book_dir(folder, loan_ids=todo.combine_chunks())
     t2 = time.perf_counter()
-    fresh = compute_status_table(book, [as_of], BENCH_PRODUCTS).cast(STATUS_SCHEMA)
+    fresh = compute_status_table(book, [as_of], BENCH_PRODUCTS, with_state=True)
     t3 = time.perf_counter()
-    table = pa.concat_tables([fresh, carried]).sort_by("loan_id")
-    write_status(table, out)
+    write_status(pa.concat_tables([fresh, advanced.cast(fresh.schema)]), out)  # sorts by loan
     t4 = time.perf_counter()
     return {
         "plan_s": t1 - t0,
@@ -76,7 +79,7 @@ def incremental_day(folder: Path, previous: Path, as_of: dt.date, out: Path) -> 
         "write_s": t4 - t3,
         "incremental_day_s": t4 - t0,
         "recomputed": len(todo),
-        "carried": carried.num_rows,
+        "carried": advanced.num_rows,
     }
 
 
@@ -102,7 +105,7 @@ def _child_full(folder: str, as_of: str, out: str) -> None:
 
     t0 = time.perf_counter()
     table = compute_status_table(
-        read_book_dir(folder), [dt.date.fromisoformat(as_of)], BENCH_PRODUCTS
+        read_book_dir(folder), [dt.date.fromisoformat(as_of)], BENCH_PRODUCTS, with_state=True
     )
     write_status(table, out)
     print(json.dumps({"seconds": time.perf_counter() - t0}))
@@ -137,7 +140,8 @@ def main(loans: int, workdir: Path, console: Console) -> dict[str, Any]:
     inc = _run_child(
         "--incremental", str(folder), str(previous), BENCH_AS_OF, str(inc_out), str(warmup)
     )
-    same = pq.read_table(inc_out).equals(pq.read_table(workdir / f"status-{loans}.parquet"))
+    full_table = pq.read_table(workdir / f"status-{loans}.parquet")
+    same = pq.read_table(inc_out).select(full_table.column_names).equals(full_table)
     report = {
         "loans": loans,
         "as_of": BENCH_AS_OF,
@@ -170,8 +174,8 @@ def _print(console: Console, r: dict[str, Any]) -> None:
         "",
     )
     table.add_row(
-        f"incremental day in a warm worker ({inc['recomputed']:,} recomputed, "
-        f"{inc['carried']:,} carried)",
+        f"incremental day in a warm worker ({inc['recomputed']:,} replayed, "
+        f"{inc['carried']:,} advanced)",
         f"{inc['incremental_day_s']:.2f}",
         f"{inc['peak_rss_mb']:.0f}",
     )

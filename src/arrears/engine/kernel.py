@@ -35,6 +35,12 @@ OUT_COLUMNS: tuple[str, ...] = (
     "credit_balance",
     "total_due_now",
     "paid_off",
+    # State for the incremental cycle (see arrears.engine.incremental.advance):
+    "penalty_num",  # owed penalty, exact numerator over the loan's denominator
+    "compound_num",  # owed compound interest, the same
+    "penalty_per_day",  # what each following quiet day adds to penalty_num
+    "compound_per_day",  # ... and to compound_num
+    "quiet_until",  # last day on which only accrual and DPD move (absent payments)
 )
 _NCOL = len(OUT_COLUMNS)
 _BIG = np.iinfo(np.int64).max
@@ -208,6 +214,23 @@ def _loan(
             _emit(
                 i_lo, i_hi, due, prin, inte, cum, pre_i, pre_p, s, pen, cmp_, den, e, out, row0 + ia
             )
+            _emit_state(
+                i_lo,
+                i_hi,
+                due,
+                prin,
+                inte,
+                cum,
+                pre_i,
+                pre_p,
+                s,
+                num,
+                grace,
+                compound,
+                e,
+                out,
+                row0 + ia,
+            )
             ia += 1
 
 
@@ -262,6 +285,42 @@ def _emit(
     out[row, 8] = max(0, s - top)
     out[row, 9] = op + oi + pr + cr
     out[row, 10] = 1 if (f == i_hi and pr == 0 and cr == 0) else 0
+    out[row, 11] = pen
+    out[row, 12] = cmp_
+
+
+@njit(cache=True)
+def _emit_state(
+    i_lo: int,
+    i_hi: int,
+    due: np.ndarray,
+    prin: np.ndarray,
+    inte: np.ndarray,
+    cum: np.ndarray,
+    pre_i: np.ndarray,
+    pre_p: np.ndarray,
+    s: int,
+    num: int,
+    grace: int,
+    compound: bool,
+    d: int,
+    out: np.ndarray,
+    row: int,
+) -> None:
+    """Accrual per day after ``d`` and the last day before the next event of the loan."""
+    f = _first_unpaid(cum, i_lo, i_hi, s, i_lo)
+    jg = i_lo  # installments past grace on day d + 1: due < d + 1 - grace
+    while jg < i_hi and due[jg] < d + 1 - grace:
+        jg += 1
+    ui, up = _unpaid_range(cum, inte, prin, pre_i, pre_p, i_lo, f, jg, s)
+    nxt = _BIG
+    for k in range(i_lo, i_hi):
+        for c in (due[k], due[k] + 1, due[k] + grace, due[k] + grace + 1):
+            if d < c < nxt:
+                nxt = c
+    out[row, 13] = up * num
+    out[row, 14] = ui * num if compound else 0
+    out[row, 15] = nxt - 1 if nxt < _BIG else _BIG
 
 
 @njit(cache=True, parallel=True)

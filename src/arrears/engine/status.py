@@ -22,8 +22,10 @@ from arrears.engine.schedule import METHOD_CODES, generate_schedules
 
 __all__ = [
     "MONEY_COLUMNS",
+    "STATE_SCHEMA",
     "STATUS_SCHEMA",
     "compute_status_table",
+    "label_rows",
     "status_from_book",
     "write_status",
 ]
@@ -51,6 +53,18 @@ STATUS_SCHEMA = pa.schema(
     + [("next_due_date", pa.date32())]
     + [(c, pa.int64()) for c in MONEY_COLUMNS[5:]]
     + [("paid_off", pa.bool_())]
+)
+# State the incremental cycle carries next to each status row (arrears.engine.incremental).
+STATE_SCHEMA = pa.schema(
+    [
+        ("product", pa.string()),
+        ("accrual_den", pa.int64()),
+        ("penalty_num", pa.int64()),
+        ("compound_num", pa.int64()),
+        ("penalty_per_day", pa.int64()),
+        ("compound_per_day", pa.int64()),
+        ("quiet_until", pa.date32()),
+    ]
 )
 _EPOCH = dt.date(1970, 1, 1)
 _LIMIT = float(2**62)
@@ -106,7 +120,10 @@ def _fraction(text: str) -> Fraction:
 
 
 def status_from_book(
-    book: Book, as_of_days: np.ndarray, products: Mapping[str, ProductSettings] | None = None
+    book: Book,
+    as_of_days: np.ndarray,
+    products: Mapping[str, ProductSettings] | None = None,
+    with_state: bool = False,
 ) -> pa.Table:
     """The status table of ``book`` (any row order) at ``as_of_days`` (days since 1970-01-01)."""
     as_of_days = np.unique(np.asarray(as_of_days, dtype=np.int64))
@@ -205,6 +222,37 @@ def status_from_book(
     )
     if fallback.size:
         table = _domain_rows(table, loans, book, fallback, as_of_days, prods, default)
+    if with_state:
+        table = _with_state(table, loans, out, as_of_days, pen_den, fallback)
+    return table
+
+
+def _with_state(
+    table: pa.Table,
+    loans: pa.Table,
+    out: np.ndarray,
+    as_of: np.ndarray,
+    den: np.ndarray,
+    fallback: np.ndarray,
+) -> pa.Table:
+    """Append STATE_SCHEMA columns (rows are in the kernel's order: loan, then as_of)."""
+    na = len(as_of)
+    rows = np.repeat(np.arange(loans.num_rows), na)
+    col = {c: out[:, j] for j, c in enumerate(OUT_COLUMNS)}
+    quiet = np.minimum(col["quiet_until"], np.iinfo(np.int32).max).astype(np.int64)
+    if fallback.size:  # loans on the scalar path are always recomputed
+        quiet[np.isin(rows, fallback)] = np.tile(as_of, loans.num_rows)[np.isin(rows, fallback)]
+    state = {
+        "product": loans["product"].take(pa.array(rows)),
+        "accrual_den": pa.array(den[rows]),
+        "penalty_num": pa.array(col["penalty_num"]),
+        "compound_num": pa.array(col["compound_num"]),
+        "penalty_per_day": pa.array(col["penalty_per_day"]),
+        "compound_per_day": pa.array(col["compound_per_day"]),
+        "quiet_until": pa.array(quiet.astype(np.int32), pa.int32()).cast(pa.date32()),
+    }
+    for f in STATE_SCHEMA:
+        table = table.append_column(f, state[f.name])
     return table
 
 
@@ -310,6 +358,22 @@ def _domain_rows(
     return merged.take(pc.sort_indices(merged, [("loan_id", "ascending"), ("as_of", "ascending")]))
 
 
+def label_rows(
+    dpd: np.ndarray,
+    product: pa.ChunkedArray | pa.Array,
+    products: Mapping[str, ProductSettings] | None = None,
+) -> tuple[pa.Array, pa.Array]:
+    """Bucket and classification for DPD values of loans of the given product codes."""
+    prods = dict(products or {})
+    default = prods.get("default", ProductSettings())
+    codes = pc.dictionary_encode(pc.fill_null(product, "default"))
+    if isinstance(codes, pa.ChunkedArray):
+        codes = codes.combine_chunks()
+    settings = [prods.get(str(c), default) for c in codes.dictionary.to_pylist()]
+    pidx = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return _label(dpd, pidx, settings)
+
+
 def _label(
     dpd: np.ndarray,
     pidx_rows: np.ndarray,
@@ -373,10 +437,12 @@ def compute_status_table(
     as_of_dates: Sequence[dt.date],
     products: Mapping[str, ProductSettings] | None = None,
     engine: str = "duckdb",
+    with_state: bool = False,
 ) -> pa.Table:
     """Status of every loan of ``book`` at every date, sorted by loan_id then as_of.
 
     Money columns are int64 minor units. ``engine="spark"`` runs the same kernel on Spark.
+    ``with_state`` appends STATE_SCHEMA's columns (DuckDB engine), for incremental cycles.
     """
     days = np.array([(d - _EPOCH).days for d in as_of_dates], dtype=np.int64)
     if days.size == 0:
@@ -387,7 +453,7 @@ def compute_status_table(
         return status_from_book_spark(book, as_of_dates, products)
     if engine != "duckdb":
         raise ValueError(f"unknown engine {engine!r}")
-    return status_from_book(book, days, products)
+    return status_from_book(book, days, products, with_state)
 
 
 def _money_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -416,7 +482,9 @@ def write_status(table: pa.Table, path: str | Path) -> None:
     an empty next_due_date when there is none, rows sorted by loan_id (then as_of), ``\n``.
     """
     path = Path(path)
-    table = table.take(pc.sort_indices(table, [("loan_id", "ascending"), ("as_of", "ascending")]))
+    order = pc.sort_indices(table, [("loan_id", "ascending"), ("as_of", "ascending")])
+    if not np.array_equal(order.to_numpy(), np.arange(table.num_rows)):
+        table = table.take(order)
     if path.suffix == ".parquet":
         pq.write_table(table, path)
         return
