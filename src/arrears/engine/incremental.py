@@ -1,10 +1,10 @@
-"""Which loans the daily cycle must recompute, and carrying the others forward.
+"""Advancing statuses by days without replaying history (the incremental daily cycle).
 
-A loan's status as of ``D`` equals its status as of an earlier cycle date ``L`` (with ``as_of``
-moved) when nothing about it changed since ``L`` and time alone cannot move it: it was
-current (DPD 0), had no accrued penalty or compound interest, and its next due date is after
-``D`` (or it has none). Then no installment fell due, nothing accrues and no credit balance is
-applied between ``L`` and ``D``. Every other loan is recomputed from its full history.
+Between two events of a loan (a payment, a due date, the day after one, a grace boundary)
+only DPD and the accruals move, at a constant rate: the kernel records, with each status, the
+exact owed numerators, what each quiet day adds to them and ``quiet_until``, the last day
+before the loan's next event. A loan with no payment or change since, whose ``quiet_until``
+is on or after the new date, advances arithmetically; every other loan is replayed.
 """
 
 from __future__ import annotations
@@ -19,28 +19,7 @@ import pyarrow.compute as pc
 from arrears.domain.products import ProductSettings
 from arrears.engine.status import label_rows
 
-__all__ = ["advance", "carry_forward", "quiet_mask"]
-
-
-def quiet_mask(previous: pa.Table, as_of: date) -> pa.ChunkedArray:
-    """True where ``previous`` (statuses of one earlier date) still holds on ``as_of``."""
-    day = pa.scalar(as_of, pa.date32())
-    no_due_by_then = pc.or_kleene(
-        pc.is_null(previous["next_due_date"]), pc.greater(previous["next_due_date"], day)
-    )
-    return pc.and_kleene(
-        pc.and_kleene(pc.equal(previous["dpd"], 0), no_due_by_then),
-        pc.and_kleene(
-            pc.equal(previous["accrued_penalty"], 0), pc.equal(previous["accrued_compound"], 0)
-        ),
-    )
-
-
-def carry_forward(previous: pa.Table, as_of: date) -> pa.Table:
-    """The same rows with ``as_of`` moved to the new date."""
-    index = previous.schema.get_field_index("as_of")
-    column = pa.repeat(pa.scalar(as_of, previous.schema.field("as_of").type), previous.num_rows)
-    return previous.set_column(index, "as_of", column)
+__all__ = ["advance"]
 
 
 def advance(

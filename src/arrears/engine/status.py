@@ -67,6 +67,7 @@ STATE_SCHEMA = pa.schema(
     ]
 )
 _EPOCH = dt.date(1970, 1, 1)
+_LAST_DAY = (dt.date(9999, 12, 31) - _EPOCH).days  # "no next event" (a valid SQL date)
 _LIMIT = float(2**62)
 
 
@@ -239,7 +240,7 @@ def _with_state(
     na = len(as_of)
     rows = np.repeat(np.arange(loans.num_rows), na)
     col = {c: out[:, j] for j, c in enumerate(OUT_COLUMNS)}
-    quiet = np.minimum(col["quiet_until"], np.iinfo(np.int32).max).astype(np.int64)
+    quiet = np.minimum(col["quiet_until"], _LAST_DAY).astype(np.int64)
     if fallback.size:  # loans on the scalar path are always recomputed
         quiet[np.isin(rows, fallback)] = np.tile(as_of, loans.num_rows)[np.isin(rows, fallback)]
     state = {

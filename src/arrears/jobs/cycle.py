@@ -1,9 +1,11 @@
 """The daily cycle: statuses for one business date, written to the append-only history.
 
-Incremental: a loan is recomputed from its full history when it is new, when its data changed
+Incremental: a loan is replayed from its full history when it is new, when its data changed
 since the previous cycle (re-imported terms or schedule, a payment recorded since, or a payment
-dated after the previous cycle date), or when time alone can move its status (see
-``arrears.engine.incremental``). Every other loan is carried forward.
+dated after the previous cycle date), or when an event of its own (a due date, the day after
+one, a grace boundary) falls in between. Every other loan advances from the exact state stored
+with its previous status (``arrears.engine.incremental.advance``): DPD and accruals move, nothing
+else can.
 
 Safe to re-run: the whole date is written in one transaction (its rows replaced), so running a
 date twice, or killing a run and running it again, leaves the store as one run would.
@@ -30,11 +32,14 @@ from arrears.adapters.db.book_store import (
 from arrears.adapters.db.tables import cycle_runs, loans, payments
 from arrears.domain.errors import ArrearsError
 from arrears.domain.products import ProductSettings
-from arrears.engine.incremental import carry_forward, quiet_mask
-from arrears.engine.status import STATUS_SCHEMA, compute_status_table
+from arrears.engine.incremental import advance
+from arrears.engine.status import STATE_SCHEMA, STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
 
 __all__ = ["CycleResult", "backfill_history", "run_cycle", "status_from_store"]
+
+_WITH_STATE = pa.schema([*STATUS_SCHEMA, *STATE_SCHEMA])
+_EMPTY = _WITH_STATE.empty_table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +51,9 @@ class CycleResult:
 
     def summary(self) -> str:
         return (
-            f"cycle {self.as_of.isoformat()}: {self.loans_recomputed} loan(s) recomputed, "
-            f"{self.loans_carried} carried forward, {self.seconds:.2f} s"
+            f"cycle {self.as_of.isoformat()}: {self.loans_recomputed} loan(s) replayed from "
+            f"their history, {self.loans_carried} advanced from the previous state, "
+            f"{self.seconds:.2f} s"
         )
 
 
@@ -86,22 +92,22 @@ def _all_loan_ids(conn: Connection) -> list[str]:
     return [r[0] for r in conn.execute(sa.select(loans.c.loan_id).order_by(loans.c.loan_id))]
 
 
-def _plan(conn: Connection, as_of: date) -> tuple[list[str], pa.Table]:
-    """(loan ids to recompute, carried-forward rows)."""
+def _plan(conn: Connection, as_of: date, products: Products) -> tuple[list[str], pa.Table]:
+    """(loan ids to replay, rows advanced from the previous cycle's state)."""
     all_ids = _all_loan_ids(conn)
     previous = _previous_run(conn, as_of)
     if previous is None:
-        return all_ids, STATUS_SCHEMA.empty_table()
+        return all_ids, _EMPTY
     last, since = previous
-    prev = read_status(conn, last)
+    prev = read_status(conn, last, with_state=True)
     changed = _changed_loans(conn, last, since, as_of)
     keep = pc.and_kleene(
-        quiet_mask(prev, as_of),
+        pc.fill_null(pc.greater_equal(prev["quiet_until"], pa.scalar(as_of, pa.date32())), False),
         pc.invert(pc.is_in(prev["loan_id"], value_set=pa.array(sorted(changed), pa.string()))),
     )
-    carried = carry_forward(prev.filter(keep), as_of)
-    carried_ids = set(carried["loan_id"].to_pylist())
-    return [i for i in all_ids if i not in carried_ids], carried
+    advanced = advance(prev.filter(keep), as_of, products)
+    kept_ids = set(advanced["loan_id"].to_pylist())
+    return [i for i in all_ids if i not in kept_ids], advanced
 
 
 def _start_run(conn: Connection, as_of: date, now: datetime) -> int:
@@ -128,11 +134,11 @@ def run_cycle(
     t0 = time.perf_counter()
     with engine.begin() as conn:
         progress.stage("plan")
-        recompute, carried = _plan(conn, as_of)
+        recompute, carried = _plan(conn, as_of, products)
         progress.stage("compute", total=len(recompute))
         fresh = _compute(conn, recompute, [as_of], products)
         progress.advance(len(recompute))
-        table = pa.concat_tables([fresh, carried]).sort_by("loan_id")
+        table = pa.concat_tables([fresh, carried.cast(_WITH_STATE)]).sort_by("loan_id")
         progress.stage("write", total=table.num_rows)
         _store_day(conn, as_of, now, table, recomputed=fresh.num_rows)
         progress.advance(table.num_rows)
@@ -145,9 +151,9 @@ def _compute(
 ) -> pa.Table:
     """Statuses of the loans (all when None) that have started by each date."""
     if loan_ids is not None and not loan_ids:
-        return STATUS_SCHEMA.empty_table()
+        return _EMPTY
     book = read_book(conn, loan_ids)
-    table = compute_status_table(book, days, products).cast(STATUS_SCHEMA)
+    table = compute_status_table(book, days, products, with_state=True).cast(_WITH_STATE)
     return _on_or_after_start(table, book.loans.select(["loan_id", "start_date"]))
 
 
@@ -170,7 +176,7 @@ def backfill_history(
         starts = book.loans.select(["loan_id", "start_date"])
         for first in range(0, len(days), _BACKFILL_CHUNK):
             chunk = days[first : first + _BACKFILL_CHUNK]
-            table = compute_status_table(book, chunk, products).cast(STATUS_SCHEMA)
+            table = compute_status_table(book, chunk, products, with_state=True).cast(_WITH_STATE)
             table = _on_or_after_start(table, starts)
             for day in chunk:
                 rows = table.filter(pc.equal(table["as_of"], pa.scalar(day, pa.date32())))
@@ -186,7 +192,7 @@ _BACKFILL_CHUNK = 31
 def _on_or_after_start(table: pa.Table, starts: pa.Table) -> pa.Table:
     joined = table.join(starts, "loan_id", join_type="inner")
     kept = joined.filter(pc.greater_equal(joined["as_of"], joined["start_date"]))
-    return kept.select(STATUS_SCHEMA.names).sort_by("loan_id")
+    return kept.select(table.column_names).sort_by("loan_id")
 
 
 def _store_day(conn: Connection, day: date, now: datetime, rows: pa.Table, recomputed: int) -> None:
@@ -218,4 +224,4 @@ def status_from_store(engine: Engine, as_of: date, products: Products = None) ->
             return read_status(conn, as_of)
         if not _all_loan_ids(conn):
             raise ArrearsError("the store holds no loans: import a book first (arrears import DIR)")
-        return _compute(conn, None, [as_of], products)
+        return _compute(conn, None, [as_of], products).select(STATUS_SCHEMA.names)

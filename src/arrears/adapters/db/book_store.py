@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from arrears.adapters.db.tables import installments, loans, payments, status_history
 from arrears.engine.book import INSTALLMENTS_SCHEMA, LOANS_SCHEMA, PAYMENTS_SCHEMA, Book
-from arrears.engine.status import MONEY_COLUMNS, STATUS_SCHEMA
+from arrears.engine.status import MONEY_COLUMNS, STATE_SCHEMA, STATUS_SCHEMA
 
 __all__ = [
     "delete_status",
@@ -121,12 +121,17 @@ def status_dates(conn: Connection) -> list[date]:
     return [r[0] for r in rows]
 
 
-def read_status(conn: Connection, as_of: date) -> pa.Table:
+def read_status(conn: Connection, as_of: date, with_state: bool = False) -> pa.Table:
+    """Statuses of one cycle date (STATUS_SCHEMA, plus STATE_SCHEMA when asked)."""
     cols = [status_history.c[name] for name in _STORED_STATUS]
+    schema = STATUS_SCHEMA
+    if with_state:
+        cols += [status_history.c[f.name] for f in STATE_SCHEMA]
+        schema = pa.schema([*STATUS_SCHEMA, *STATE_SCHEMA])
     query = (
         sa.select(*cols).where(status_history.c.as_of == as_of).order_by(status_history.c.loan_id)
     )
-    return _fetch(conn, query, STATUS_SCHEMA)
+    return _fetch(conn, query, schema)
 
 
 def delete_status(conn: Connection, as_of: date) -> None:
@@ -135,16 +140,21 @@ def delete_status(conn: Connection, as_of: date) -> None:
 
 def write_status_rows(conn: Connection, table: pa.Table, cycle_run_id: int | None) -> None:
     """Append status rows in bulk: COPY on PostgreSQL, executemany of tuples elsewhere."""
-    names = [*_STORED_STATUS, "cycle_run_id"]
-    table = table.select(STATUS_SCHEMA.names)
+    columns = list(STATUS_SCHEMA.names)
+    names = list(_STORED_STATUS)
+    if all(f.name in table.column_names for f in STATE_SCHEMA):
+        columns += STATE_SCHEMA.names
+        names += STATE_SCHEMA.names
+    names.append("cycle_run_id")
+    table = table.select(columns)
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, table, names, cycle_run_id)
         return
     placeholders = ", ".join("?" for _ in names)
     sql = f"INSERT INTO status_history ({', '.join(names)}) VALUES ({placeholders})"  # noqa: S608
     for batch in table.to_batches(max_chunksize=_CHUNK * 5):
-        columns = [c.to_pylist() for c in batch.columns]
-        rows = [(*row, cycle_run_id) for row in zip(*columns, strict=True)]
+        values = [c.to_pylist() for c in batch.columns]
+        rows = [(*row, cycle_run_id) for row in zip(*values, strict=True)]
         conn.exec_driver_sql(sql, rows)
 
 

@@ -204,6 +204,15 @@ status_history = Table(  # append-only: one row per loan and as_of date
     Column("credit_balance_minor", BigInteger, nullable=False),
     Column("total_due_now_minor", BigInteger, nullable=False),
     Column("paid_off", Boolean, nullable=False),
+    # The engine's exact state after this date (arrears.engine.status.STATE_SCHEMA): lets the
+    # next cycle advance the loan without replaying its history. Null: replay.
+    Column("product", String(64)),
+    Column("accrual_den", BigInteger),
+    Column("penalty_num", BigInteger),
+    Column("compound_num", BigInteger),
+    Column("penalty_per_day", BigInteger),
+    Column("compound_per_day", BigInteger),
+    Column("quiet_until", Date),
     Column("cycle_run_id", Integer),
     Index("ix_status_history_as_of", "as_of"),
 )

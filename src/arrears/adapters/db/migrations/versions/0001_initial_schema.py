@@ -197,6 +197,13 @@ def upgrade() -> None:
         sa.Column("credit_balance_minor", sa.BigInteger(), nullable=False),
         sa.Column("total_due_now_minor", sa.BigInteger(), nullable=False),
         sa.Column("paid_off", sa.Boolean(), nullable=False),
+        sa.Column("product", sa.String(length=64), nullable=True),
+        sa.Column("accrual_den", sa.BigInteger(), nullable=True),
+        sa.Column("penalty_num", sa.BigInteger(), nullable=True),
+        sa.Column("compound_num", sa.BigInteger(), nullable=True),
+        sa.Column("penalty_per_day", sa.BigInteger(), nullable=True),
+        sa.Column("compound_per_day", sa.BigInteger(), nullable=True),
+        sa.Column("quiet_until", sa.Date(), nullable=True),
         sa.Column("cycle_run_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["loan_id"], ["loans.loan_id"], name=op.f("fk_status_history_loan_id_loans")

@@ -1,4 +1,4 @@
-"""Carry-forward rule of the daily cycle, and the portfolio figures."""
+"""Portfolio figures over status columns."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import date
 
 import pyarrow as pa
 
-from arrears.engine.incremental import carry_forward, quiet_mask
 from arrears.engine.portfolio import by_bucket, by_classification, roll_rates
 from arrears.engine.status import STATUS_SCHEMA
 
@@ -38,28 +37,6 @@ def _row(loan_id: str, **kw: object) -> dict[str, object]:
 
 def _table(rows: list[dict[str, object]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=STATUS_SCHEMA)
-
-
-def test_only_current_loans_without_a_due_date_in_between_are_quiet() -> None:
-    prev = _table(
-        [
-            _row("quiet"),
-            _row("no-next-due", next_due_date=None, paid_off=True, principal_outstanding=0),
-            _row("overdue", dpd=3, bucket="M1"),
-            _row("penalty-left", accrued_penalty=1),
-            _row("compound-left", accrued_compound=1),
-            _row("due-on-day", next_due_date=D),
-            _row("due-before", next_due_date=date(2026, 11, 25)),
-        ]
-    )
-    assert quiet_mask(prev, D).to_pylist() == [True, True, False, False, False, False, False]
-
-
-def test_carry_forward_moves_only_the_date() -> None:
-    prev = _table([_row("a"), _row("b", credit_balance=5)])
-    moved = carry_forward(prev, D)
-    assert moved["as_of"].to_pylist() == [D, D]
-    assert moved.drop_columns(["as_of"]).equals(prev.drop_columns(["as_of"]))
 
 
 def test_portfolio_groups_active_loans_only() -> None:
