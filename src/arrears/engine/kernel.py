@@ -396,7 +396,7 @@ def run_kernel(
     compound: np.ndarray,
     as_of: np.ndarray,
 ) -> np.ndarray:
-    """Status of every loan at every as-of day: an int64 matrix ``(loans * len(as_of), 11)``.
+    """Status of every loan at every as-of day: an int64 matrix, one row per (loan, as-of).
 
     Row ``loan * len(as_of) + a`` holds loan ``loan`` at ``as_of[a]`` (columns OUT_COLUMNS).
     Days are int64 days since 1970-01-01. Installments of loan ``l`` are rows
