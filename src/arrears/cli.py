@@ -103,7 +103,7 @@ def status_cmd(
     engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
 ) -> None:
     """Write account statuses as of a date, from the store or straight from a book folder."""
-    from arrears.engine.status import write_status
+    from arrears.engine.status_file import write_status
 
     app = build_app()
     day = _as_of(app, as_of)

@@ -18,7 +18,8 @@ from arrears.domain.loans import LoanTerms
 from arrears.domain.products import ProductSettings, RepaymentMethod
 from arrears.domain.schedules import schedule_for
 from arrears.engine.book import read_book_dir
-from arrears.engine.status import compute_status_table, write_status
+from arrears.engine.status import compute_status_table
+from arrears.engine.status_file import write_status
 
 pytestmark = pytest.mark.spark
 pyspark = pytest.importorskip("pyspark")

@@ -108,7 +108,8 @@ def _child_incremental(folder: str, previous: str, as_of: str, out: str, warmup:
 
 def _child_full(folder: str, as_of: str, out: str) -> None:
     from arrears.engine.book import read_book_dir
-    from arrears.engine.status import compute_status_table, write_status
+    from arrears.engine.status import compute_status_table
+    from arrears.engine.status_file import write_status
 
     t0 = time.perf_counter()
     table = compute_status_table(

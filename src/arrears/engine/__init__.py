@@ -5,7 +5,8 @@ kernel over CSR arrays; DuckDB (default) or Spark read the interchange files.
 """
 
 from arrears.engine.book import Book, book_from_domain, read_book_dir
-from arrears.engine.status import compute_status_table, status_from_book, write_status
+from arrears.engine.status import compute_status_table, status_from_book
+from arrears.engine.status_file import write_status
 
 __all__ = [
     "Book",

@@ -41,7 +41,8 @@ def _yardstick(folder: Path) -> float:
 def _child(folder: str, out: str) -> None:
     """Full status: read Parquet book, compute, write status Parquet (timed phases)."""
     from arrears.engine.book import read_book_dir
-    from arrears.engine.status import compute_status_table, write_status
+    from arrears.engine.status import compute_status_table
+    from arrears.engine.status_file import write_status
 
     products = BENCH_PRODUCTS
     as_of = dt.date.fromisoformat(BENCH_AS_OF)

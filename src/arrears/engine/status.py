@@ -6,17 +6,16 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from arrears.domain.errors import Issue, LedgerError, ValidationError
+from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.products import ProductSettings
-from arrears.domain.status import STATUS_COLUMNS
 from arrears.engine.book import Book
+from arrears.engine.columns import MONEY_COLUMNS, STATE_SCHEMA, STATUS_SCHEMA
+from arrears.engine.fallback import domain_rows, overflow_loans
 from arrears.engine.kernel import NO_DATE, OUT_COLUMNS, run_kernel, segment_order
 from arrears.engine.schedule import METHOD_CODES, generate_schedules
 
@@ -27,48 +26,10 @@ __all__ = [
     "compute_status_table",
     "label_rows",
     "status_from_book",
-    "write_status",
 ]
 
-MONEY_COLUMNS: tuple[str, ...] = (
-    "overdue_principal",
-    "overdue_interest",
-    "accrued_penalty",
-    "accrued_compound",
-    "principal_outstanding",
-    "next_due_amount",
-    "credit_balance",
-    "total_due_now",
-)
-STATUS_SCHEMA = pa.schema(
-    [
-        ("loan_id", pa.string()),
-        ("borrower_id", pa.string()),
-        ("as_of", pa.date32()),
-        ("dpd", pa.int32()),
-        ("bucket", pa.string()),
-        ("classification", pa.string()),
-    ]
-    + [(c, pa.int64()) for c in MONEY_COLUMNS[:5]]
-    + [("next_due_date", pa.date32())]
-    + [(c, pa.int64()) for c in MONEY_COLUMNS[5:]]
-    + [("paid_off", pa.bool_())]
-)
-# State the incremental cycle carries next to each status row (arrears.engine.incremental).
-STATE_SCHEMA = pa.schema(
-    [
-        ("product", pa.string()),
-        ("accrual_den", pa.int64()),
-        ("penalty_num", pa.int64()),
-        ("compound_num", pa.int64()),
-        ("penalty_per_day", pa.int64()),
-        ("compound_per_day", pa.int64()),
-        ("quiet_until", pa.date32()),
-    ]
-)
 _EPOCH = dt.date(1970, 1, 1)
 _LAST_DAY = (dt.date(9999, 12, 31) - _EPOCH).days  # "no next event" (a valid SQL date)
-_LIMIT = float(2**62)
 
 
 def _days(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -218,11 +179,11 @@ def status_from_book(
         as_of_days,
     )
     table = _to_table(loans, out, as_of_days, settings, pidx)
-    fallback = _overflow_loans(
+    fallback = overflow_loans(
         inst_off, prin, inte, pay_off, pay_amt, pen_num, pen_den, due, as_of_days
     )
     if fallback.size:
-        table = _domain_rows(table, loans, book, fallback, as_of_days, prods, default)
+        table = domain_rows(table, loans, book, fallback, as_of_days, prods, default)
     if with_state:
         table = _with_state(table, loans, out, as_of_days, pen_den, fallback)
     return table
@@ -255,108 +216,6 @@ def _with_state(
     for f in STATE_SCHEMA:
         table = table.append_column(f, state[f.name])
     return table
-
-
-def _overflow_loans(
-    inst_off: np.ndarray,
-    prin: np.ndarray,
-    inte: np.ndarray,
-    pay_off: np.ndarray,
-    pay_amt: np.ndarray,
-    num: np.ndarray,
-    den: np.ndarray,
-    due: np.ndarray,
-    as_of: np.ndarray,
-) -> np.ndarray:
-    """Loans whose exact accruals could pass 2**62 in int64 (routed to the scalar domain)."""
-    n = len(inst_off) - 1
-    total = np.zeros(n)
-    first_due = np.full(n, float(as_of[-1]))
-    has = np.diff(inst_off) > 0
-    amt = (prin + inte).astype(np.float64)
-    total[has] = np.add.reduceat(amt, inst_off[:-1][has])
-    first_due[has] = due[inst_off[:-1][has]]
-    span = np.maximum(1.0, as_of[-1] - first_due + 1)
-    max_pay = np.zeros(n)
-    hp = np.diff(pay_off) > 0
-    if hp.any():
-        max_pay[hp] = np.maximum.reduceat(pay_amt.astype(np.float64), pay_off[:-1][hp])
-    risky = (4 * total * num.astype(np.float64) * span >= _LIMIT) | (
-        4 * (max_pay + total) * den.astype(np.float64) >= _LIMIT
-    )
-    out: np.ndarray = np.nonzero(risky)[0]
-    return out
-
-
-def _domain_rows(
-    table: pa.Table,
-    loans: pa.Table,
-    book: Book,
-    idx: np.ndarray,
-    as_of: np.ndarray,
-    prods: Mapping[str, ProductSettings],
-    default: ProductSettings,
-) -> pa.Table:
-    """Replace the rows of loans ``idx`` with the scalar domain's ``compute_status``."""
-    try:
-        from arrears.domain.ledger import compute_statuses
-        from arrears.domain.schedules import schedule_for
-    except ImportError as exc:  # pragma: no cover - the domain ships with the package
-        raise LedgerError(
-            "amounts too large for the vectorised engine and the scalar ledger is not available"
-        ) from exc
-    from arrears.domain.loans import Installment, LoanTerms, Payment
-    from arrears.domain.money import from_minor, to_minor
-    from arrears.domain.products import RepaymentMethod
-
-    sub = loans.take(pa.array(idx)).to_pylist()
-    ids = pa.array([r["loan_id"] for r in sub])
-    inst_rows: dict[str, list[Installment]] = {}
-    if book.installments is not None:
-        sel = book.installments.filter(pc.is_in(book.installments["loan_id"], value_set=ids))
-        for r in sel.to_pylist():
-            inst_rows.setdefault(r["loan_id"], []).append(
-                Installment(
-                    r["seq"],
-                    r["due_date"],
-                    from_minor(r["principal_minor"]),
-                    from_minor(r["interest_minor"]),
-                )
-            )
-    pay_rows: dict[str, list[Payment]] = {}
-    for r in book.payments.filter(pc.is_in(book.payments["loan_id"], value_set=ids)).to_pylist():
-        pay_rows.setdefault(r["loan_id"], []).append(
-            Payment(r["payment_id"], r["paid_on"], from_minor(r["amount_minor"]))
-        )
-    rows = []
-    for r in sub:
-        loan = LoanTerms(
-            loan_id=r["loan_id"],
-            principal=from_minor(r["principal_minor"]),
-            annual_rate=Decimal(r["annual_rate"]),
-            term_months=r["term_months"],
-            start_date=r["start_date"],
-            method=RepaymentMethod(r["method"]),
-            borrower_id=r["borrower_id"],
-            product=r["product"] or "default",
-            penalty_markup=None if r["penalty_markup"] is None else Decimal(r["penalty_markup"]),
-            grace_days=r["grace_days"],
-        )
-        product = prods.get(loan.product, default)
-        insts = inst_rows.get(loan.loan_id)
-        if insts is None:
-            insts = list(schedule_for(loan))
-        dates = [_EPOCH + dt.timedelta(days=int(d)) for d in as_of]
-        for st in compute_statuses(loan, insts, pay_rows.get(loan.loan_id, []), dates, product):
-            row = {c: getattr(st, c) for c in STATUS_SCHEMA.names}
-            for c in MONEY_COLUMNS:
-                row[c] = to_minor(row[c])
-            rows.append(row)
-    keep = pc.invert(pc.is_in(table["loan_id"], value_set=ids))
-    merged = pa.concat_tables(
-        [table.filter(keep), pa.Table.from_pylist(rows, schema=STATUS_SCHEMA)]
-    )
-    return merged.take(pc.sort_indices(merged, [("loan_id", "ascending"), ("as_of", "ascending")]))
 
 
 def label_rows(
@@ -455,51 +314,3 @@ def compute_status_table(
     if engine != "duckdb":
         raise ValueError(f"unknown engine {engine!r}")
     return status_from_book(book, days, products, with_state)
-
-
-def _money_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    v = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
-    a = np.abs(v)
-    whole = pc.cast(pa.array(a // 100), pa.string())
-    frac = pc.utf8_lpad(pc.cast(pa.array(a % 100), pa.string()), 2, "0")
-    txt = pc.binary_join_element_wise(whole, frac, ".")
-    sign = pa.array(np.where(v < 0, "-", ""), pa.string())
-    out: pa.Array = pc.binary_join_element_wise(sign, txt, "")
-    return out
-
-
-def _csv_field(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """RFC 4180: quote a value only when it holds a comma, a quote or a line break."""
-    col = pc.cast(col, pa.string())
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
-    out = pc.if_else(pc.match_substring_regex(col, '[",\r\n]'), quoted, col)
-    return pc.fill_null(out, "")
-
-
-def write_status(table: pa.Table, path: str | Path) -> None:
-    """Write status.csv exactly as interchange.md says, or Parquet when ``path`` ends .parquet.
-
-    CSV: STATUS_COLUMNS in order, amounts with two decimals, ISO dates, ``true``/``false``,
-    an empty next_due_date when there is none, rows sorted by loan_id (then as_of), ``\n``.
-    """
-    path = Path(path)
-    order = pc.sort_indices(table, [("loan_id", "ascending"), ("as_of", "ascending")])
-    if not np.array_equal(order.to_numpy(), np.arange(table.num_rows)):
-        table = table.take(order)
-    if path.suffix == ".parquet":
-        pq.write_table(table, path)
-        return
-    cols: list[pa.Array | pa.ChunkedArray] = []
-    for c in STATUS_COLUMNS:
-        if c in MONEY_COLUMNS:
-            cols.append(_money_text(table[c]))
-        elif c == "paid_off":
-            cols.append(pc.if_else(table[c], "true", "false"))
-        else:
-            cols.append(_csv_field(table[c]))
-    lines = pc.binary_join_element_wise(*cols, ",") if table.num_rows else pa.array([], pa.string())
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(STATUS_COLUMNS) + "\n")
-        for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
-            if len(chunk):
-                fh.write("\n".join(chunk.to_pylist()) + "\n")

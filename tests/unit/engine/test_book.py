@@ -11,7 +11,8 @@ import pytest
 
 from arrears.domain.errors import ValidationError
 from arrears.engine.book import read_book_dir
-from arrears.engine.status import compute_status_table, write_status
+from arrears.engine.status import compute_status_table
+from arrears.engine.status_file import write_status
 
 LOANS = (
     "loan_id,borrower_id,principal,annual_rate,term_months,start_date,repayment_method,"
