@@ -43,12 +43,16 @@ def advance(
     den = _np(previous["accrual_den"])
     pen_num = _np(previous["penalty_num"]) + _np(previous["penalty_per_day"]) * days
     cmp_num = _np(previous["compound_num"]) + _np(previous["compound_per_day"]) * days
-    dpd = _np(previous["dpd"])
-    dpd = np.where(dpd > 0, dpd + days, 0)
+    before = _np(previous["dpd"])
+    overdue_rows = before > 0  # DPD 0 stays 0 on quiet days: bucket and class stay too
+    dpd = np.where(overdue_rows, before + days, 0)
     pen = (2 * pen_num + den) // (2 * den)
     cmp_ = (2 * cmp_num + den) // (2 * den)
     overdue = _np(previous["overdue_principal"]) + _np(previous["overdue_interest"])
-    bucket, klass = label_rows(dpd, previous["product"], products)
+    mask = pa.array(overdue_rows)
+    bucket, klass = label_rows(dpd[overdue_rows], previous["product"].filter(mask), products)
+    bucket = pc.replace_with_mask(previous["bucket"].combine_chunks(), mask, bucket)
+    klass = pc.replace_with_mask(previous["classification"].combine_chunks(), mask, klass)
     changed = {
         "as_of": pa.repeat(pa.scalar(as_of, pa.date32()), previous.num_rows),
         "dpd": pa.array(dpd.astype(np.int32)),
