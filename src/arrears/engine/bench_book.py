@@ -53,7 +53,7 @@ def _ids(prefix: str, idx: np.ndarray) -> pa.Array:
 def generate_bench_book(dir: str | Path, loans: int = 1_000_000, seed: int = 1) -> Path:
     """Write (or reuse) borrowers/loans/installments/payments.parquet in ``dir``."""
     folder = Path(dir)
-    meta = {"loans": loans, "seed": seed, "version": 3}
+    meta = {"loans": loans, "seed": seed, "version": 4}
     stamp = folder / "bench_book.json"
     if (
         stamp.exists()
@@ -167,7 +167,8 @@ def _payments(
     cents = np.where(behaviour == 4, cents * 3, cents)
     day = due[k] + shift
     # Payments that would fall after the as-of date have not happened yet.
-    keep = day <= as_of_day
+    # ... and nothing is paid on an installment of zero (a 0 % interest-only month).
+    keep = (day <= as_of_day) & (cents > 0)
     k, pidx, behaviour, cents, day = k[keep], pidx[keep], behaviour[keep], cents[keep], day[keep]
     secs = day * 86400 + rng.integers(0, 86400, len(k)) - 8 * 3600  # local Shanghai time
     ts = pa.array(secs * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="Asia/Shanghai"))
