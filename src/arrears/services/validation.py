@@ -91,6 +91,9 @@ class _Validator:
             "CREATE TABLE inst (loan_id VARCHAR, seq BIGINT, due_date DATE,"
             " principal_minor BIGINT, line BIGINT)"
         )
+        # Payment ids are checked for duplicates here, not in a Python set: the payments file
+        # is the one that grows without bound, and DuckDB spills to disk.
+        self.duck.execute("CREATE TABLE pay_ids (payment_id VARCHAR, line BIGINT)")
 
     def run(self) -> ValidationResult:
         for spec in SPECS:
@@ -109,6 +112,8 @@ class _Validator:
             self.result.rows[spec.name] = self._scan(src, spec)
         if "installments" in self.result.tables:
             self._check_schedules(self.result.tables["installments"].file)
+        if "payments" in self.result.tables:
+            self._check_duplicate_payments(self.result.tables["payments"].file)
         self.duck.close()
         self.result.warnings = self.log.warnings
         return self.result
@@ -132,13 +137,14 @@ class _Validator:
         rows = 0
         for line, raw, rec in _parsed_rows(src, spec, self.log):
             if rec is None:  # reported; still known, so references to it are not reported too
-                self._remember(key, raw, self.ids[spec.name])
+                if spec.name != "payments":  # nothing refers to payments
+                    self._remember(key, raw, self.ids[spec.name])
                 continue
             rows += 1
-            if key is not None:
+            if key is not None and spec.name != "payments":
                 self._check_unique(src.file, line, key, rec[key], self.ids[spec.name])
             self._check_refs(refs, line, rec)
-            if spec.name in ("loans", "installments"):
+            if spec.name in ("loans", "installments", "payments"):
                 staged.append({**rec, "line": line})
                 if len(staged) >= CHUNK:
                     self._stage(spec.name, staged)
@@ -194,12 +200,25 @@ class _Validator:
     def _stage(self, name: str, records: list[Record]) -> None:
         if not records:
             return
-        cols = ["loan_id", "principal_minor"]
+        cols, target = ["loan_id", "principal_minor"], "loans"
         if name == "installments":
-            cols = ["loan_id", "seq", "due_date", "principal_minor", "line"]
+            cols, target = ["loan_id", "seq", "due_date", "principal_minor", "line"], "inst"
+        elif name == "payments":
+            cols, target = ["payment_id", "line"], "pay_ids"
         table = pa.table({c: [r[c] for r in records] for c in cols})
-        self._insert("loans" if name == "loans" else "inst", table)
+        self._insert(target, table)
         records.clear()
+
+    def _check_duplicate_payments(self, file: str) -> None:
+        cursor = self.duck.execute(
+            "SELECT line, payment_id, first FROM (SELECT line, payment_id, "
+            "min(line) OVER (PARTITION BY payment_id) AS first FROM pay_ids) "
+            "WHERE line > first ORDER BY line"
+        )
+        while batch := cursor.fetchmany(1000):
+            for line, payment_id, first in batch:
+                reason = f"duplicate payment_id {payment_id!r} (first on line {first})"
+                self.log.add(file, line, "payment_id", reason)
 
     def _insert(self, target: str, table: pa.Table) -> None:
         self.duck.register("chunk", table)
