@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -105,3 +106,43 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine = make_engine(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def desk_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The demo book (40 borrowers, cycled to 2026-11-28) and the demo users, once per backend.
+
+    Shared by the web tests of a session: tests add notes and contacts but never rely on
+    their absence.
+    """
+    from fixtures.web import build_desk_store
+
+    workdir = tmp_path_factory.mktemp(f"desk-{request.param}")
+    if request.param == "sqlite":
+        engine = build_desk_store(f"sqlite:///{workdir / 'store.db'}", workdir)
+        yield engine
+        engine.dispose()
+        return
+    server = request.getfixturevalue("pg_url")
+    name = f"desk_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = build_desk_store(
+        make_url(server).set(database=name).render_as_string(hide_password=False), workdir
+    )
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def desk_app(desk_engine: Engine) -> Any:
+    """The web app (FastAPI) over ``desk_engine``, with a fixed clock."""
+    from fixtures.web import make_web
+
+    return make_web(desk_engine)

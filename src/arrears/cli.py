@@ -135,9 +135,18 @@ def demo_cmd(
     borrowers: Annotated[int, typer.Option(min=10, help="How many borrowers")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same book)")] = 1,
     as_of: AsOf = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password of every demo user (default: a random one, printed)"),
+    ] = None,
+    serve: Annotated[bool, typer.Option(help="Serve the web app at the end")] = True,
 ) -> None:
-    """Build a realistic demo book, import it, cycle its history, print a portfolio summary."""
+    """Build a realistic demo book, import it, cycle its history, print a portfolio summary,
+    create the demo users and serve the app."""
+    import secrets
+
     from arrears.jobs.demo import run_demo
+    from arrears.services.demo_desk import set_up_demo_people
 
     app = build_app()
     run_demo(
@@ -150,6 +159,77 @@ def demo_cmd(
         as_of=_as_of(app, as_of),
         console=out,
     )
+    chosen = password or secrets.token_urlsafe(9)
+    people = set_up_demo_people(app.db(), chosen, app.clock.now())
+    per = ", ".join(
+        f"{u} {n}" for u, n in {**people.collectors.per_user, **people.field.per_user}.items()
+    )
+    out.print(f"demo users: {', '.join(people.users)}; accounts assigned: {per}")
+    out.print(
+        "password of every demo user: "
+        + ("(as given with --password)" if password else f"[bold]{escape(chosen)}[/]")
+    )
+    if serve:
+        _serve(app, app.settings.host, app.settings.port, workers=1)
+
+
+def _serve(app: App, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from arrears.web.app import web_app
+
+    out.print(f"serving on http://{host}:{port}  (Ctrl+C stops)")
+    if workers > 1:
+        uvicorn.run(
+            "arrears.web.app:from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+        )
+    else:
+        uvicorn.run(web_app(app), host=host, port=port, log_level="warning")
+
+
+@cli.command("serve")
+@user_errors
+def serve_cmd(
+    host: Annotated[
+        str | None, typer.Option(help="Address (default ARREARS_HOST, 127.0.0.1)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ARREARS_PORT, 8000)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Serve the web app and the REST API."""
+    app = build_app()
+    app.db()  # migrate and check the store before taking requests
+    _serve(app, host or app.settings.host, port or app.settings.port, workers)
+
+
+@cli.command("user")
+@user_errors
+def user_cmd(
+    username: str,
+    role: Annotated[str, typer.Option(help="manager, collector, field_agent, compliance, admin")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    display_name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create a user (the first admin, typically)."""
+    from arrears.domain.errors import Issue, ValidationError
+    from arrears.domain.people import Role
+    from arrears.services.auth import create_user
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise ValidationError(
+            [Issue("command line", None, "--role", f"unknown role {role!r}")]
+        ) from None
+    app = build_app()
+    with app.db().begin() as conn:
+        create_user(conn, username, password, chosen, app.clock.now(), display_name)
+    out.print(f"user {escape(username)} ({chosen.value}) created")
 
 
 @bench_cli.command("cycle")

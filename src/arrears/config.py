@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         default=None, description="TOML file of product settings (see adapters/products_file.py)"
     )
     engine: str = Field(default="duckdb", pattern="^(duckdb|spark)$")
+    default_locale: str = Field(default="zh_CN", pattern="^(zh_CN|en)$")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cookie_secure: bool = Field(
+        default=True,
+        description="Send session cookies only over HTTPS (browsers also allow http://127.0.0.1)",
+    )
     spark_master: str = "local[2]"
 
     def resolved_database_url(self) -> str:

@@ -3,14 +3,28 @@
 ArrearsError
  ├── ValidationError      bad input data (file, line, column, reason); carries every issue
  ├── LedgerError          inputs the ledger cannot evaluate (e.g. principals that don't sum)
- └── ConfigurationError   bad settings (e.g. unreachable database, missing secret)
+ ├── ConfigurationError   bad settings (e.g. unreachable database, missing secret)
+ ├── NotFound             no such thing — or one the user may not see (same answer, no leak)
+ ├── Forbidden            the user's role may not do this
+ ├── AuthenticationError  wrong credentials, expired session, bad or revoked token
+ └── Conflict             the request clashes with what is stored (e.g. idempotency key reuse)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ArrearsError", "ConfigurationError", "Issue", "LedgerError", "ValidationError"]
+__all__ = [
+    "ArrearsError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "Conflict",
+    "Forbidden",
+    "Issue",
+    "LedgerError",
+    "NotFound",
+    "ValidationError",
+]
 
 
 class ArrearsError(Exception):
@@ -51,4 +65,20 @@ class LedgerError(ArrearsError):
 
 
 class ConfigurationError(ArrearsError):
+    pass
+
+
+class NotFound(ArrearsError):
+    pass
+
+
+class Forbidden(ArrearsError):
+    pass
+
+
+class AuthenticationError(ArrearsError):
+    pass
+
+
+class Conflict(ArrearsError):
     pass

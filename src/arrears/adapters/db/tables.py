@@ -215,6 +215,7 @@ status_history = Table(  # append-only: one row per loan and as_of date
     Column("quiet_until", Date),
     Column("cycle_run_id", Integer),
     Index("ix_status_history_as_of", "as_of"),
+    Index("ix_status_history_borrower_id_as_of", "borrower_id", "as_of"),
 )
 
 import_runs = Table(

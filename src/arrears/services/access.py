@@ -1,0 +1,188 @@
+"""The one gate for reading a borrower: role, data scope, PII masking and the audit row.
+
+Every read of a borrower's personal data in the web app and the API goes through
+:func:`fetch_borrower` (a test forbids web code from reaching the borrower tables any other
+way). Accounts a user may not see are answered exactly like accounts that do not exist
+(:class:`NotFound`), so ids cannot be probed. Lists of accounts are limited with
+:func:`visible_accounts`, the same scope as a SQL condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+
+from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import tables as t
+from arrears.domain.errors import Forbidden, Issue, NotFound, ValidationError
+from arrears.domain.people import (
+    Actor,
+    ApiScope,
+    Permission,
+    mask_address,
+    mask_email,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    may,
+)
+from arrears.services.audit import record
+
+__all__ = [
+    "BorrowerView",
+    "ContactView",
+    "account_labels",
+    "check_account",
+    "fetch_borrower",
+    "visible_accounts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    contact_id: str
+    name: str | None
+    relation: str
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowerView:
+    borrower_id: str
+    name: str | None
+    id_number: str | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    city: str | None
+    latitude: Any
+    longitude: Any
+    employer: str | None
+    masked: bool
+    assigned_to: str | None
+    contacts: list[ContactView] = field(default_factory=list)
+
+
+def visible_accounts(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on ``borrowers.borrower_id``: the accounts ``actor`` may read."""
+    if actor.role is None:
+        return true() if ApiScope.READ_ACCOUNTS in actor.scopes else false()
+    if may(actor.role, Permission.READ_ALL_ACCOUNTS):
+        return true()
+    if not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
+        return false()
+    a, u = d.account_assignments.alias("scope_a"), d.users.alias("scope_u")
+    mine = a.c.user_id == actor.user_id
+    team = (
+        a.c.user_id.in_(select(u.c.user_id).where(u.c.team_id == actor.team_id))
+        if actor.team_id is not None
+        else false()
+    )
+    return exists().where(and_(a.c.borrower_id == t.borrowers.c.borrower_id, or_(mine, team)))
+
+
+def check_account(conn: Connection, actor: Actor, borrower_id: str) -> None:
+    """NotFound unless the borrower exists and ``actor`` may read the account."""
+    found = conn.execute(
+        select(t.borrowers.c.borrower_id).where(
+            t.borrowers.c.borrower_id == borrower_id, visible_accounts(actor)
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"no account {borrower_id}")
+
+
+def fetch_borrower(
+    conn: Connection,
+    actor: Actor,
+    borrower_id: str,
+    now: datetime,
+    purpose: str,
+    unmask_reason: str | None = None,
+    client: str | None = None,
+) -> BorrowerView:
+    """The borrower for ``actor``: scope checked, PII masked unless a reason is given, audited.
+
+    ``purpose`` says which page or endpoint reads it (kept in the audit row).
+    """
+    b = t.borrowers
+    row = conn.execute(
+        select(b, d.users.c.username.label("assigned_to"))
+        .outerjoin(d.account_assignments, d.account_assignments.c.borrower_id == b.c.borrower_id)
+        .outerjoin(d.users, d.users.c.user_id == d.account_assignments.c.user_id)
+        .where(b.c.borrower_id == borrower_id, visible_accounts(actor))
+    ).first()
+    if row is None:
+        raise NotFound(f"no account {borrower_id}")
+    unmask = unmask_reason is not None
+    if unmask:
+        if actor.role is None or not may(actor.role, Permission.UNMASK_PII):
+            raise Forbidden("your role may not see unmasked personal data")
+        unmask_reason = unmask_reason.strip() if unmask_reason else ""
+        if len(unmask_reason) < 3:
+            raise ValidationError([Issue("unmask", None, "reason", "say why (3+ characters)")])
+    m = row._mapping
+    contacts = conn.execute(
+        select(
+            t.contacts.c.contact_id, t.contacts.c.name, t.contacts.c.relation, t.contacts.c.phone
+        )
+        .where(t.contacts.c.borrower_id == borrower_id)
+        .order_by(t.contacts.c.contact_id)
+    ).all()
+
+    def keep(value: str | None, masker: Any) -> str | None:
+        return value if unmask else masker(value)
+
+    view = BorrowerView(
+        borrower_id=m["borrower_id"],
+        name=keep(m["name"], mask_name),
+        id_number=keep(m["id_number"], mask_id_number),
+        phone=keep(m["phone"], mask_phone),
+        email=keep(m["email"], mask_email),
+        address=m["address"] if unmask else mask_address(m["address"], m["city"]),
+        city=m["city"],
+        latitude=m["latitude"] if unmask else None,
+        longitude=m["longitude"] if unmask else None,
+        employer=m["employer"],
+        masked=not unmask,
+        assigned_to=m["assigned_to"],
+        contacts=[
+            ContactView(
+                c.contact_id,
+                keep(c.name, mask_name),
+                c.relation,
+                keep(c.phone, mask_phone),
+            )
+            for c in contacts
+        ],
+    )
+    record(
+        conn,
+        actor,
+        "unmask_pii" if unmask else "view_borrower",
+        "borrower",
+        borrower_id,
+        now,
+        reason=unmask_reason,
+        detail={"purpose": purpose, "masked": not unmask},
+        client=client,
+    )
+    return view
+
+
+def account_labels(
+    conn: Connection, actor: Actor, borrower_ids: list[str]
+) -> dict[str, tuple[str | None, str | None]]:
+    """(masked name, city) of each visible account, for lists such as the work queue."""
+    if not borrower_ids:
+        return {}
+    b = t.borrowers
+    rows = conn.execute(
+        select(b.c.borrower_id, b.c.name, b.c.city).where(
+            b.c.borrower_id.in_(borrower_ids), visible_accounts(actor)
+        )
+    )
+    return {r.borrower_id: (mask_name(r.name), r.city) for r in rows}

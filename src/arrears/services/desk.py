@@ -1,0 +1,398 @@
+"""The collector's desk: the work queue, the account view, notes and contact outcomes.
+
+Borrower data comes only through ``arrears.services.access``; this module reads loans,
+statuses and the desk's own tables. Statuses shown on an account are computed live from the
+ledger with the engine (so a payment posted a minute ago counts), the queue sorts by the
+last cycle's statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, and_, desc, func, insert, select
+
+from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import tables as t
+from arrears.adapters.db.book_store import read_book
+from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
+from arrears.domain.errors import Issue, ValidationError
+from arrears.domain.people import Actor
+from arrears.domain.products import ProductSettings
+from arrears.engine.status import MONEY_COLUMNS, compute_status_table
+from arrears.services.access import account_labels, check_account, visible_accounts
+from arrears.services.audit import record
+
+__all__ = [
+    "ContactInput",
+    "QueueRow",
+    "QueueSort",
+    "add_note",
+    "last_cycle_date",
+    "live_status",
+    "loans_of",
+    "log_contact",
+    "payments_of",
+    "recent_contacts",
+    "recent_notes",
+    "schedule_of",
+    "status_history_of",
+    "work_queue",
+]
+
+
+class QueueSort(StrEnum):
+    DPD = "dpd"
+    AMOUNT = "amount"
+    LAST_CONTACT = "last_contact"
+    NEXT_ACTION = "next_action"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    borrower_id: str
+    name: str | None  # masked
+    city: str | None
+    loans: int
+    dpd: int
+    bucket: str
+    total_due_minor: int
+    last_contact_at: datetime | None
+    next_action_on: date | None
+
+
+def last_cycle_date(conn: Connection) -> date | None:
+    value = conn.execute(select(func.max(t.status_history.c.as_of))).scalar()
+    return value if isinstance(value, date) else None
+
+
+def work_queue(
+    conn: Connection,
+    actor: Actor,
+    sort: QueueSort = QueueSort.DPD,
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[QueueRow], int]:
+    """The accounts assigned to ``actor`` with their standing at the last cycle; and a count."""
+    as_of = last_cycle_date(conn)
+    a, s, b, c = d.account_assignments, t.status_history, t.borrowers, d.contact_attempts
+    per_account = (
+        select(
+            s.c.borrower_id,
+            func.count().label("loans"),
+            func.max(s.c.dpd).label("dpd"),
+            func.sum(s.c.total_due_now_minor).label("due"),
+        )
+        .where(
+            s.c.as_of == as_of,
+            s.c.borrower_id.in_(select(a.c.borrower_id).where(a.c.user_id == actor.user_id)),
+        )
+        .group_by(s.c.borrower_id)
+        .subquery()
+    )
+    contacts = (
+        select(
+            c.c.borrower_id,
+            func.max(c.c.at).label("last_at"),
+            func.min(c.c.next_action_on).label("next_on"),
+        )
+        .group_by(c.c.borrower_id)
+        .subquery()
+    )
+    due = func.coalesce(per_account.c.due, 0)
+    dpd = func.coalesce(per_account.c.dpd, 0)
+    key = {
+        QueueSort.DPD: dpd,
+        QueueSort.AMOUNT: due,
+        QueueSort.LAST_CONTACT: contacts.c.last_at,
+        QueueSort.NEXT_ACTION: contacts.c.next_on,
+    }[sort]
+    order = desc(key).nulls_last() if descending else key.asc().nulls_last()
+    base = (
+        select(
+            a.c.borrower_id,
+            func.coalesce(per_account.c.loans, 0).label("loans"),
+            dpd.label("dpd"),
+            due.label("due"),
+            contacts.c.last_at,
+            contacts.c.next_on,
+        )
+        .join(b, b.c.borrower_id == a.c.borrower_id)
+        .outerjoin(per_account, per_account.c.borrower_id == a.c.borrower_id)
+        .outerjoin(contacts, contacts.c.borrower_id == a.c.borrower_id)
+        .where(a.c.user_id == actor.user_id, visible_accounts(actor))
+    )
+    total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = conn.execute(base.order_by(order, a.c.borrower_id).limit(limit).offset(offset)).all()
+    labels = account_labels(conn, actor, [r.borrower_id for r in rows])
+    return [
+        QueueRow(
+            r.borrower_id,
+            *labels[r.borrower_id],
+            int(r.loans),
+            int(r.dpd),
+            _bucket_label(int(r.dpd)),
+            int(r.due),
+            r.last_at,
+            r.next_on,
+        )
+        for r in rows
+    ], int(total)
+
+
+def _bucket_label(dpd: int) -> str:
+    # The queue's label only; statuses carry each product's own buckets.
+    edges = ((0, "M0"), (30, "M1"), (60, "M2"), (90, "M3"), (120, "M4"), (150, "M5"), (180, "M6"))
+    label = "M7+"
+    for edge, name in edges:
+        if dpd <= edge:
+            label = name
+            break
+    return label
+
+
+def loans_of(conn: Connection, borrower_id: str) -> list[dict[str, Any]]:
+    lo = t.loans
+    rows = conn.execute(
+        select(
+            lo.c.loan_id,
+            lo.c.product,
+            lo.c.currency,
+            lo.c.principal_minor,
+            lo.c.annual_rate,
+            lo.c.term_months,
+            lo.c.start_date,
+            lo.c.repayment_method,
+        )
+        .where(lo.c.borrower_id == borrower_id)
+        .order_by(lo.c.start_date, lo.c.loan_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def live_status(
+    conn: Connection,
+    loan_ids: list[str],
+    as_of: date,
+    products: Mapping[str, ProductSettings] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each loan's status at ``as_of`` from the ledger as stored now (engine, same as the cycle)."""
+    if not loan_ids:
+        return {}
+    table: pa.Table = compute_status_table(read_book(conn, loan_ids), [as_of], products)
+    # Money columns are int64 minor units; named as in the store (``…_minor``).
+    table = table.rename_columns(
+        [f"{c}_minor" if c in MONEY_COLUMNS else c for c in table.column_names]
+    )
+    return {row["loan_id"]: row for row in table.to_pylist()}
+
+
+def schedule_of(
+    conn: Connection, loan_id: str, status: Mapping[str, Any], as_of: date
+) -> list[dict[str, Any]]:
+    """The installments with what is paid, overdue or still to come at ``as_of``.
+
+    What the waterfall has covered of the installments due so far is their sum less the
+    overdue principal and interest; it is shown against them oldest first.
+    """
+    i = t.installments
+    rows = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(i.c.seq, i.c.due_date, i.c.principal_minor, i.c.interest_minor)
+            .where(i.c.loan_id == loan_id)
+            .order_by(i.c.seq)
+        )
+    ]
+    due_total = sum(
+        r["principal_minor"] + r["interest_minor"] for r in rows if r["due_date"] <= as_of
+    )
+    overdue = int(status.get("overdue_principal_minor", 0)) + int(
+        status.get("overdue_interest_minor", 0)
+    )
+    covered = due_total - overdue
+    for r in rows:
+        amount = r["principal_minor"] + r["interest_minor"]
+        r["amount_minor"] = amount
+        if r["due_date"] > as_of:
+            r["paid_minor"], r["state"] = 0, "upcoming"
+            continue
+        paid = min(amount, max(covered, 0))
+        covered -= paid
+        r["paid_minor"] = paid
+        r["state"] = "paid" if paid == amount else ("partly_paid" if paid else "overdue")
+    return rows
+
+
+def payments_of(conn: Connection, loan_ids: list[str], limit: int = 100) -> list[dict[str, Any]]:
+    p = t.payments
+    rows = conn.execute(
+        select(p.c.payment_id, p.c.loan_id, p.c.paid_at, p.c.paid_on, p.c.amount_minor, p.c.channel)
+        .where(p.c.loan_id.in_(loan_ids))
+        .order_by(p.c.paid_at.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def status_history_of(
+    conn: Connection, borrower_id: str, since: date | None = None
+) -> list[dict[str, Any]]:
+    """Per cycle date: the account's worst DPD, its bucket and what was due (for the chart)."""
+    s = t.status_history
+    conds = [s.c.borrower_id == borrower_id]
+    if since is not None:
+        conds.append(s.c.as_of >= since)
+    rows = conn.execute(
+        select(
+            s.c.as_of,
+            func.max(s.c.dpd).label("dpd"),
+            func.sum(s.c.total_due_now_minor).label("due"),
+        )
+        .where(and_(*conds))
+        .group_by(s.c.as_of)
+        .order_by(s.c.as_of)
+    )
+    return [
+        {
+            "as_of": r.as_of,
+            "dpd": int(r.dpd),
+            "bucket": _bucket_label(int(r.dpd)),
+            "due": int(r.due),
+        }
+        for r in rows
+    ]
+
+
+def recent_notes(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    n = d.notes
+    rows = conn.execute(
+        select(n.c.note_id, n.c.loan_id, n.c.author, n.c.body, n.c.created_at)
+        .where(n.c.borrower_id == borrower_id)
+        .order_by(n.c.created_at.desc(), n.c.note_id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def recent_contacts(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    c = d.contact_attempts
+    rows = conn.execute(
+        select(c)
+        .where(c.c.borrower_id == borrower_id)
+        .order_by(c.c.at.desc(), c.c.attempt_id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def _loan_of(conn: Connection, borrower_id: str, loan_id: str | None) -> None:
+    if loan_id is None:
+        return
+    owner = conn.execute(select(t.loans.c.borrower_id).where(t.loans.c.loan_id == loan_id)).scalar()
+    if owner != borrower_id:
+        raise ValidationError(
+            [Issue("request", None, "loan_id", f"{loan_id} is not this account's")]
+        )
+
+
+def add_note(
+    conn: Connection,
+    actor: Actor,
+    borrower_id: str,
+    body: str,
+    now: datetime,
+    loan_id: str | None = None,
+) -> int:
+    check_account(conn, actor, borrower_id)
+    body = body.strip()
+    if not body:
+        raise ValidationError([Issue("note", None, "body", "write something")])
+    if len(body) > 4000:
+        raise ValidationError([Issue("note", None, "body", "at most 4000 characters")])
+    _loan_of(conn, borrower_id, loan_id)
+    result = conn.execute(
+        insert(d.notes).values(
+            borrower_id=borrower_id, loan_id=loan_id, author=actor.name, body=body, created_at=now
+        )
+    )
+    note_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    record(conn, actor, "add_note", "borrower", borrower_id, now, detail={"note_id": note_id})
+    return note_id
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInput:
+    outcome: ContactOutcome
+    channel: Channel = Channel.PHONE
+    right_party: bool = False
+    reason: DelinquencyReason | None = None
+    next_action_on: date | None = None
+    remark: str | None = None
+    loan_id: str | None = None
+    at: datetime | None = None  # when it happened (a dialer says); default now
+    external_id: str | None = None
+
+
+def log_contact(
+    conn: Connection, actor: Actor, borrower_id: str, contact: ContactInput, now: datetime
+) -> tuple[int, bool]:
+    """Record a contact attempt: (attempt id, created). A repeated ``external_id`` is one row."""
+    check_account(conn, actor, borrower_id)
+    answered = contact.outcome in ANSWERED_OUTCOMES
+    if contact.right_party and not answered:
+        raise ValidationError(
+            [Issue("contact", None, "right_party", "a right-party contact needs an answered call")]
+        )
+    if contact.at is not None and contact.at.tzinfo is None:
+        raise ValidationError([Issue("contact", None, "at", "give a time-zone offset")])
+    if contact.remark and len(contact.remark) > 2000:
+        raise ValidationError([Issue("contact", None, "remark", "at most 2000 characters")])
+    _loan_of(conn, borrower_id, contact.loan_id)
+    c = d.contact_attempts
+    if contact.external_id:
+        known = conn.execute(
+            select(c.c.attempt_id, c.c.borrower_id).where(
+                c.c.recorded_by == actor.name, c.c.external_id == contact.external_id
+            )
+        ).first()
+        if known is not None:
+            if known.borrower_id != borrower_id:
+                raise ValidationError(
+                    [Issue("contact", None, "external_id", "already used for another account")]
+                )
+            return int(known.attempt_id), False
+    result = conn.execute(
+        insert(c).values(
+            borrower_id=borrower_id,
+            loan_id=contact.loan_id,
+            channel=contact.channel.value,
+            answered=answered,
+            right_party=contact.right_party,
+            outcome=contact.outcome.value,
+            delinquency_reason=contact.reason.value if contact.reason else None,
+            next_action_on=contact.next_action_on,
+            remark=(contact.remark or "").strip() or None,
+            recorded_by=actor.name,
+            external_id=contact.external_id,
+            at=contact.at or now,
+            created_at=now,
+        )
+    )
+    attempt_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    record(
+        conn,
+        actor,
+        "log_contact",
+        "borrower",
+        borrower_id,
+        now,
+        detail={"attempt_id": attempt_id, "outcome": contact.outcome.value},
+    )
+    return attempt_id, True

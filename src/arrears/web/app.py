@@ -1,0 +1,180 @@
+"""The FastAPI application: pages, the REST API under /api/v1, errors, security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arrears.bootstrap import App
+from arrears.domain.errors import (
+    AuthenticationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationError,
+)
+from arrears.web.context import CsrfError, LoginRequired, WebContext, render
+
+__all__ = ["create_app", "from_env", "web_app"]
+
+STATIC = Path(__file__).parent / "static"
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+    "Cache-Control": "no-store",
+}
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _problem(
+    status: int, title: str, detail: str, issues: list[dict[str, object]] | None = None
+) -> JSONResponse:
+    body: dict[str, object] = {"title": title, "status": status, "detail": detail}
+    if issues is not None:
+        body["issues"] = issues
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _page_error(request: Request, status: int, message: str) -> Response:
+    return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return _problem(401, "unauthorized", str(exc))
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(AuthenticationError)
+    async def unauthenticated(request: Request, exc: AuthenticationError) -> Response:
+        return _problem(401, "unauthorized", str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        if _is_api(request):
+            return _problem(403, "forbidden", str(exc))
+        return _page_error(request, 403, "forbidden")
+
+    @app.exception_handler(CsrfError)
+    async def csrf(request: Request, exc: CsrfError) -> Response:
+        return _page_error(request, 403, "csrf")
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        if _is_api(request):
+            return _problem(404, "not found", str(exc))
+        return _page_error(request, 404, "not_found")
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        if _is_api(request):
+            return _problem(409, "conflict", str(exc))
+        return _page_error(request, 409, "conflict")
+
+    @app.exception_handler(ValidationError)
+    async def invalid(request: Request, exc: ValidationError) -> Response:
+        issues: list[dict[str, object]] = [
+            {"file": i.file, "line": i.line, "field": i.column, "reason": i.reason}
+            for i in exc.issues
+        ]
+        if _is_api(request):
+            return _problem(422, "invalid request", str(exc).splitlines()[0], issues)
+        return _page_error(request, 422, "; ".join(str(i) for i in exc.issues))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        issues: list[dict[str, object]] = [
+            {
+                "file": "request",
+                "line": None,
+                "field": ".".join(str(p) for p in e.get("loc", ())),
+                "reason": str(e.get("msg", "invalid")),
+            }
+            for e in exc.errors()
+        ]
+        if _is_api(request):
+            return _problem(422, "invalid request", "the request does not match the schema", issues)
+        return _page_error(request, 422, "; ".join(f"{i['field']}: {i['reason']}" for i in issues))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return _problem(exc.status_code, "error", str(exc.detail))
+        return _page_error(
+            request, exc.status_code, "not_found" if exc.status_code == 404 else "error"
+        )
+
+
+def create_app(ctx: WebContext) -> FastAPI:
+    from arrears.web.api.v1 import router as api_router
+    from arrears.web.pages import routers
+
+    app = FastAPI(
+        title="arrears",
+        version="1",
+        summary="Debt collection and recovery: the REST API for systems",
+        docs_url=None,  # the explorer pages load scripts from a CDN; the schema is enough
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.web = ctx
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for key, value in _HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    _install_errors(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in routers():
+        app.include_router(router)
+    app.include_router(api_router, prefix="/api/v1")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def web_app(app: App) -> FastAPI:
+    """The web application over the composition root's store, clock and settings."""
+    s = app.settings
+    return create_app(
+        WebContext(
+            engine=app.db(),
+            clock=app.clock,
+            default_locale=s.default_locale,
+            lender_timezone=s.lender_timezone,
+            cookie_secure=s.cookie_secure,
+            products=app.products(),
+        )
+    )
+
+
+def from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (several worker processes): settings from the env."""
+    from arrears.bootstrap import build_app
+
+    return web_app(build_app())

@@ -1,0 +1,13 @@
+"""Page routers, one module per area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["routers"]
+
+
+def routers() -> list[APIRouter]:
+    from arrears.web.pages import admin, audit, auth, desk, portfolio
+
+    return [auth.router, desk.router, portfolio.router, audit.router, admin.router]

@@ -1,0 +1,211 @@
+"""The collector's pages: the work queue and the account view (notes, contact outcomes)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
+from arrears.domain.errors import Forbidden, Issue, ValidationError
+from arrears.domain.people import Permission, may
+from arrears.services import desk
+from arrears.services.access import fetch_borrower
+from arrears.services.auth import Session
+from arrears.web.charts import line_chart
+from arrears.web.context import check_csrf, client_of, lang_of, render, require, web
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _read_permission(request: Request) -> Session:
+    session = require(request)
+    role = session.user.role
+    if not (
+        may(role, Permission.READ_ASSIGNED_ACCOUNTS) or may(role, Permission.READ_ALL_ACCOUNTS)
+    ):
+        raise Forbidden("your role may not open accounts")
+    return session
+
+
+@router.get("/queue")
+def queue(
+    request: Request,
+    sort: str = "dpd",
+    dir: str = "desc",
+    page: int = 1,
+) -> Response:
+    session = require(request, Permission.READ_ASSIGNED_ACCOUNTS)
+    ctx = web(request)
+    try:
+        order = desk.QueueSort(sort)
+    except ValueError:
+        order = desk.QueueSort.DPD
+    page = max(1, page)
+    with ctx.engine.begin() as conn:
+        rows, total = desk.work_queue(
+            conn,
+            session.user.actor(),
+            order,
+            descending=dir != "asc",
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        as_of = desk.last_cycle_date(conn)
+    return render(
+        request,
+        "queue.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        sort=order.value,
+        dir="asc" if dir == "asc" else "desc",
+        as_of=as_of,
+    )
+
+
+def _account_page(
+    request: Request,
+    borrower_id: str,
+    unmask_reason: str | None = None,
+    status_code: int = 200,
+    errors: list[Issue] | None = None,
+) -> Response:
+    session = _read_permission(request)
+    ctx = web(request)
+    lang = lang_of(request)
+    today = ctx.clock.today()
+    with ctx.engine.begin() as conn:
+        borrower = fetch_borrower(
+            conn,
+            session.user.actor(),
+            borrower_id,
+            ctx.clock.now(),
+            purpose="account_view",
+            unmask_reason=unmask_reason,
+            client=client_of(request),
+        )
+        loans = desk.loans_of(conn, borrower_id)
+        ids = [lo["loan_id"] for lo in loans]
+        status = desk.live_status(conn, ids, today, ctx.products)
+        schedules = {i: desk.schedule_of(conn, i, status.get(i, {}), today) for i in ids}
+        payments = desk.payments_of(conn, ids)
+        history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
+        notes = desk.recent_notes(conn, borrower_id)
+        contacts = desk.recent_contacts(conn, borrower_id)
+    chart = line_chart(
+        [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
+        title=lang.gettext("Days past due, last 180 days"),
+    )
+    return render(
+        request,
+        "account.html",
+        status_code=status_code,
+        b=borrower,
+        loans=loans,
+        status=status,
+        schedules=schedules,
+        payments=payments,
+        history=history,
+        chart=chart,
+        notes=notes,
+        contacts=contacts,
+        today=today,
+        outcomes=list(ContactOutcome),
+        channels=list(Channel),
+        reasons=list(DelinquencyReason),
+        errors=errors or [],
+    )
+
+
+@router.get("/accounts/{borrower_id}")
+def account(request: Request, borrower_id: str) -> Response:
+    return _account_page(request, borrower_id)
+
+
+@router.post("/accounts/{borrower_id}/unmask")
+async def unmask(request: Request, borrower_id: str) -> Response:
+    """The account with personal data shown, for this page view only; the reason is audited."""
+    session = require(request, Permission.UNMASK_PII)
+    form = await request.form()
+    check_csrf(session, form)
+    return _account_page(request, borrower_id, unmask_reason=str(form.get("reason", "")))
+
+
+@router.post("/accounts/{borrower_id}/notes")
+async def add_note(request: Request, borrower_id: str) -> Response:
+    session = require(request, Permission.WRITE_NOTES)
+    form = await request.form()
+    check_csrf(session, form)
+    ctx = web(request)
+    try:
+        with ctx.engine.begin() as conn:
+            desk.add_note(
+                conn,
+                session.user.actor(),
+                borrower_id,
+                str(form.get("body", "")),
+                ctx.clock.now(),
+                loan_id=str(form.get("loan_id") or "") or None,
+            )
+    except ValidationError as exc:
+        return _account_page(request, borrower_id, status_code=422, errors=exc.issues)
+    return RedirectResponse(f"/accounts/{borrower_id}#notes", status_code=303)
+
+
+def _contact_input(form: Any) -> desk.ContactInput:
+    issues = []
+
+    def choice(name: str, kind: Any, required: bool) -> Any:
+        raw = str(form.get(name) or "")
+        if not raw:
+            if required:
+                issues.append(Issue("form", None, name, "choose one"))
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            issues.append(Issue("form", None, name, f"unknown value {raw!r}"))
+            return None
+
+    outcome = choice("outcome", ContactOutcome, True)
+    channel = choice("channel", Channel, False) or Channel.PHONE
+    reason = choice("reason", DelinquencyReason, False)
+    next_on = None
+    if form.get("next_action_on"):
+        try:
+            next_on = date.fromisoformat(str(form.get("next_action_on")))
+        except ValueError:
+            issues.append(Issue("form", None, "next_action_on", "not a date (YYYY-MM-DD)"))
+    if issues:
+        raise ValidationError(issues)
+    return desk.ContactInput(
+        outcome=outcome,
+        channel=channel,
+        right_party=form.get("right_party") == "on",
+        reason=reason,
+        next_action_on=next_on,
+        remark=str(form.get("remark") or "") or None,
+        loan_id=str(form.get("loan_id") or "") or None,
+    )
+
+
+@router.post("/accounts/{borrower_id}/contacts")
+async def log_contact(request: Request, borrower_id: str) -> Response:
+    session = require(request, Permission.LOG_CONTACTS)
+    form = await request.form()
+    check_csrf(session, form)
+    ctx = web(request)
+    try:
+        contact = _contact_input(form)
+        with ctx.engine.begin() as conn:
+            desk.log_contact(conn, session.user.actor(), borrower_id, contact, ctx.clock.now())
+    except ValidationError as exc:
+        return _account_page(request, borrower_id, status_code=422, errors=exc.issues)
+    return RedirectResponse(f"/accounts/{borrower_id}#contacts", status_code=303)

@@ -1,0 +1,177 @@
+"""The collector's pages over HTTP (TestClient), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from arrears.adapters.db import desk_tables as d
+from fixtures.web import csrf_of, logged_in
+
+
+def _queue_ids(html: str) -> list[str]:
+    return re.findall(r'href="/accounts/([^"]+)"', html)
+
+
+def test_collector_queue_lists_only_own_accounts(desk_app: Any, desk_engine: Engine) -> None:
+    client = logged_in(desk_app, "collector1")
+    page = client.get("/queue")
+    assert page.status_code == 200
+    ids = set(_queue_ids(page.text))
+    with desk_engine.connect() as conn:
+        mine = set(
+            conn.execute(
+                select(d.account_assignments.c.borrower_id)
+                .join(d.users, d.users.c.user_id == d.account_assignments.c.user_id)
+                .where(d.users.c.username == "collector1")
+            ).scalars()
+        )
+    assert ids and ids <= mine
+    assert len(ids) == min(len(mine), 50)
+
+
+def test_queue_sorts_by_dpd_both_ways(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector1")
+    down = [int(x) for x in re.findall(r'<tr data-dpd="(\d+)"', client.get("/queue?sort=dpd").text)]
+    up = [
+        int(x)
+        for x in re.findall(r'<tr data-dpd="(\d+)"', client.get("/queue?sort=dpd&dir=asc").text)
+    ]
+    assert down == sorted(down, reverse=True)
+    assert up == sorted(up)
+    assert max(down) > 0, "the demo book should have overdue accounts in the queue"
+
+
+def test_account_view_masks_then_unmasks_with_audit(desk_app: Any, desk_engine: Engine) -> None:
+    client = logged_in(desk_app, "collector1")
+    account = _queue_ids(client.get("/queue").text)[0]
+    page = client.get(f"/accounts/{account}")
+    assert page.status_code == 200
+    phone = re.search(r'id="borrower-phone">([^<]*)<', page.text)
+    assert phone and re.fullmatch(r"\d{3}\*{4}\d{4}", phone.group(1))
+    id_no = re.search(r'id="borrower-id-number">([^<]*)<', page.text)
+    assert id_no and re.fullmatch(r"\d{6}\*{8}[\dX]{4}", id_no.group(1))
+    shown = client.post(
+        f"/accounts/{account}/unmask", data={"csrf_token": csrf_of(page.text), "reason": "核实身份"}
+    )
+    assert shown.status_code == 200
+    full = re.search(r'id="borrower-phone">([^<]*)<', shown.text)
+    assert full and full.group(1).startswith("+86") and "*" not in full.group(1)
+    with desk_engine.connect() as conn:
+        rows = conn.execute(
+            select(d.audit_log.c.action, d.audit_log.c.reason).where(
+                d.audit_log.c.actor == "collector1", d.audit_log.c.subject_id == account
+            )
+        ).all()
+    assert ("unmask_pii", "核实身份") in [(r.action, r.reason) for r in rows]
+    assert "view_borrower" in [r.action for r in rows]
+
+
+def test_unmask_needs_a_reason(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector1")
+    account = _queue_ids(client.get("/queue").text)[0]
+    page = client.get(f"/accounts/{account}")
+    r = client.post(f"/accounts/{account}/unmask", data={"csrf_token": csrf_of(page.text)})
+    assert r.status_code == 422
+    assert "+86" not in r.text
+
+
+def test_note_and_contact_outcome_are_recorded(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector2")
+    account = _queue_ids(client.get("/queue").text)[0]
+    csrf = csrf_of(client.get(f"/accounts/{account}").text)
+    page = client.post(
+        f"/accounts/{account}/notes", data={"csrf_token": csrf, "body": "客户称月底还款 <b>x</b>"}
+    )
+    assert page.status_code == 200
+    assert "客户称月底还款 &lt;b&gt;x&lt;/b&gt;" in page.text  # escaped, not markup
+    page = client.post(
+        f"/accounts/{account}/contacts",
+        data={
+            "csrf_token": csrf,
+            "outcome": "promise_to_pay",
+            "right_party": "on",
+            "reason": "illness",
+            "next_action_on": "2026-12-05",
+        },
+    )
+    assert page.status_code == 200
+    assert "承诺还款" in page.text and "疾病" in page.text
+
+
+def test_contact_form_errors_name_the_field(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector2")
+    account = _queue_ids(client.get("/queue").text)[0]
+    csrf = csrf_of(client.get(f"/accounts/{account}").text)
+    page = client.post(
+        f"/accounts/{account}/contacts",
+        data={
+            "csrf_token": csrf,
+            "outcome": "no_answer",
+            "right_party": "on",
+            "next_action_on": "x",
+        },
+    )
+    assert page.status_code == 422
+    assert "next_action_on" in page.text
+
+
+def test_forms_without_csrf_token_are_refused(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector1")
+    account = _queue_ids(client.get("/queue").text)[0]
+    r = client.post(f"/accounts/{account}/notes", data={"body": "no token"})
+    assert r.status_code == 403
+
+
+def test_other_collectors_account_is_not_found(desk_app: Any) -> None:
+    one = logged_in(desk_app, "collector1")
+    two = logged_in(desk_app, "collector2")
+    theirs = _queue_ids(two.get("/queue").text)[0]
+    assert one.get(f"/accounts/{theirs}").status_code == 404
+    assert one.get("/accounts/NO-SUCH").status_code == 404
+    csrf = csrf_of(one.get("/queue").text)
+    assert (
+        one.post(f"/accounts/{theirs}/notes", data={"csrf_token": csrf, "body": "x"}).status_code
+        == 404
+    )
+
+
+def test_language_switch_is_remembered_for_the_user(desk_app: Any) -> None:
+    client = logged_in(desk_app, "collector1")
+    assert "工作队列" in client.get("/queue").text
+    csrf = csrf_of(client.get("/queue").text)
+    r = client.post("/language", data={"csrf_token": csrf, "locale": "en", "back": "/queue"})
+    assert r.status_code == 200 and "Work queue" in r.text
+    again = logged_in(desk_app, "collector1")  # a new session: the choice is on the user
+    assert "Work queue" in again.get("/queue").text
+    client.post("/language", data={"csrf_token": csrf, "locale": "zh_CN", "back": "/queue"})
+
+
+def test_login_is_rate_limited(desk_app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(desk_app, base_url="https://testserver")
+    codes = []
+    for _ in range(6):
+        page = client.get("/login")
+        r = client.post(
+            "/login",
+            data={
+                "username": "ratelimit-probe",
+                "password": "wrong-password",
+                "csrf_token": csrf_of(page.text),
+            },
+        )
+        codes.append(r.status_code)
+    assert codes[:5] == [401] * 5
+    assert codes[5] == 429
+
+
+def test_pages_need_a_session(desk_app: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(desk_app, base_url="https://testserver")
+    r = client.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
