@@ -246,5 +246,33 @@ def bench_cycle_cmd(
     bench_main(loans=loans, workdir=workdir, console=out)
 
 
+@bench_cli.command("web")
+@user_errors
+def bench_web_cmd(
+    loans: Annotated[int, typer.Option(min=100, help="Loans in the generated book")] = 1_000_000,
+    workdir: Annotated[
+        Path, typer.Option(help="Book, PostgreSQL cluster and figures (all reused)")
+    ] = Path("var/bench"),
+    rate: Annotated[float, typer.Option(min=1, help="Requests per second (open loop)")] = 300,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after warm-up)")] = 30,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 2,
+    pg_url: Annotated[
+        str | None, typer.Option(help="Use this PostgreSQL server instead of starting one")
+    ] = None,
+) -> None:
+    """Work queue and account view latency (p50/p99) under load, book in PostgreSQL."""
+    from arrears.benchmarks.web import main as bench_web_main
+
+    bench_web_main(
+        loans=loans,
+        workdir=workdir,
+        rate=rate,
+        seconds=seconds,
+        workers=workers,
+        pg_url=pg_url,
+        console=out,
+    )
+
+
 def main() -> None:
     sys.exit(cli())

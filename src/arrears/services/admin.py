@@ -146,9 +146,7 @@ def change_user(
     old = {"role": before.role.value, "team_id": before.team_id, "active": before.active}
     new = {"role": change.role.value, "team_id": change.team_id, "active": change.active}
     changed = {k: {"from": old[k], "to": new[k]} for k in old if old[k] != new[k]}
-    record(
-        conn, actor, "update_user", "user", before.username, now, detail=changed, client=client
-    )
+    record(conn, actor, "update_user", "user", before.username, now, detail=changed, client=client)
 
 
 def reset_password(
@@ -241,9 +239,7 @@ def withdraw_token(
 ) -> bool:
     """Revoke a live token; False when it was revoked already (nothing is written)."""
     t = d.api_tokens
-    row = conn.execute(
-        select(t.c.name, t.c.revoked_at).where(t.c.token_id == token_id)
-    ).first()
+    row = conn.execute(select(t.c.name, t.c.revoked_at).where(t.c.token_id == token_id)).first()
     if row is None:
         raise NotFound(f"no API token {token_id}")
     if row.revoked_at is not None:

@@ -94,7 +94,7 @@ def _account_page(
         loans = desk.loans_of(conn, borrower_id)
         ids = [lo["loan_id"] for lo in loans]
         status = desk.live_status(conn, ids, today, ctx.products)
-        schedules = {i: desk.schedule_of(conn, i, status.get(i, {}), today) for i in ids}
+        schedules = desk.schedules_of(conn, status, today)
         payments = desk.payments_of(conn, ids)
         history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
         notes = desk.recent_notes(conn, borrower_id)

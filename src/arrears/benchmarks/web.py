@@ -1,0 +1,625 @@
+"""``arrears bench web``: latency of the collector's pages under load, with the book in PostgreSQL.
+
+1. generate (or reuse) the Parquet book, start (or reuse) a PostgreSQL cluster in the workdir
+   and load the book into it with COPY (``arrears.benchmarks.pg_load``; reused when loaded);
+2. serve the web app with uvicorn (``--workers`` processes, a clock fixed on the book's date);
+3. a load generator in its own process logs the collectors in, then sends requests open-loop
+   at a fixed arrival rate: half work queues (a random collector, sort, direction and page),
+   half account views (a random account of that collector). Each latency is measured from
+   the request's *scheduled* send time, so a slow server cannot hide its queueing
+   (coordinated omission). A warm-up comes first and is not counted;
+4. p50/p90/p99/max per page, the achieved rate and the errors: a table, and JSON in the workdir.
+
+The generator speaks minimal HTTP/1.1 over asyncio streams with keep-alive connections: a
+client library would spend more CPU per request than the pages it measures, on the same two
+cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from rich.console import Console
+
+__all__ = ["bench_app", "main", "run_load", "run_web_benchmark"]
+
+ENV_URL = "ARREARS_BENCH_DATABASE_URL"
+ENV_AS_OF = "ARREARS_BENCH_AS_OF"
+PAGES = ("queue", "account")
+SORTS = ("dpd", "amount", "last_contact", "next_action")
+PAGE_SIZE = 50
+
+
+# ---------------------------------------------------------------------------------------------
+# The server side: the app as uvicorn's factory builds it in each worker process.
+
+
+class _FixedClock:
+    """The lender's day is the book's date; ``now`` is 10:00 that day in Shanghai."""
+
+    def __init__(self, today: dt.date) -> None:
+        self._today = today
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.combine(self._today, dt.time(2, 0), tzinfo=dt.UTC)
+
+    def today(self) -> dt.date:
+        return self._today
+
+
+def bench_app() -> FastAPI:
+    """Factory for ``uvicorn --factory``: the web app over the benchmark's database.
+
+    Reads ``ARREARS_BENCH_DATABASE_URL`` and ``ARREARS_BENCH_AS_OF``; loads the engine's
+    compiled kernel once (one loan's live status) before the worker takes requests.
+    """
+    from sqlalchemy import select
+
+    from arrears.adapters.db import tables as t
+    from arrears.adapters.db.engine import make_engine
+    from arrears.engine.bench_book import BENCH_AS_OF, BENCH_PRODUCTS
+    from arrears.services.desk import live_status
+    from arrears.web.app import create_app
+    from arrears.web.context import WebContext
+
+    engine = make_engine(os.environ[ENV_URL])
+    today = dt.date.fromisoformat(os.environ.get(ENV_AS_OF, BENCH_AS_OF))
+    with engine.begin() as conn:
+        loan = conn.execute(select(t.loans.c.loan_id).limit(1)).scalar()
+        if loan is not None:
+            live_status(conn, [loan], today, BENCH_PRODUCTS)
+    return create_app(
+        WebContext(
+            engine=engine,
+            clock=_FixedClock(today),
+            default_locale="zh_CN",
+            lender_timezone="Asia/Shanghai",
+            cookie_secure=False,  # plain http on 127.0.0.1
+            products=BENCH_PRODUCTS,
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The load generator: minimal HTTP/1.1 client, open-loop schedule.
+
+
+class _HttpError(Exception):
+    pass
+
+
+class _Pool:
+    """Keep-alive connections to one server; at most ``limit`` requests in flight."""
+
+    def __init__(self, host: str, port: int, limit: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(limit)
+        self.opened = 0
+
+    async def request(
+        self,
+        path: str,
+        cookie: str = "",
+        method: str = "GET",
+        body: bytes = b"",
+        content_type: str = "",
+    ) -> tuple[int, dict[str, list[str]], bytes]:
+        async with self.slots:
+            if self.idle:
+                reader, writer = self.idle.pop()
+            else:
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                self.opened += 1
+            try:
+                status, headers, data, keep = await self._exchange(
+                    reader, writer, method, path, cookie, body, content_type
+                )
+            except BaseException:
+                writer.close()
+                raise
+            if keep:
+                self.idle.append((reader, writer))
+            else:
+                writer.close()
+            return status, headers, data
+
+    async def _exchange(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        method: str,
+        path: str,
+        cookie: str,
+        body: bytes,
+        content_type: str,
+    ) -> tuple[int, dict[str, list[str]], bytes, bool]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        if cookie:
+            head += f"Cookie: {cookie}\r\n"
+        if body or method == "POST":
+            head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        writer.write(head.encode("latin-1") + b"\r\n" + body)
+        raw = await reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise _HttpError(f"bad status line {lines[0]!r}")
+        headers: dict[str, list[str]] = {}
+        for line in lines[1:]:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers.setdefault(name.strip().lower(), []).append(value.strip())
+        if "content-length" in headers:
+            data = await reader.readexactly(int(headers["content-length"][0]))
+        elif "chunked" in ",".join(headers.get("transfer-encoding", [])).lower():
+            chunks = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+                if size == 0:
+                    await reader.readuntil(b"\r\n")
+                    break
+                chunks.append((await reader.readexactly(size + 2))[:-2])
+            data = b"".join(chunks)
+        else:
+            data = await reader.read()
+            return int(parts[1]), headers, data, False
+        keep = "close" not in ",".join(headers.get("connection", [])).lower()
+        return int(parts[1]), headers, data, keep
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+def _cookie(headers: dict[str, list[str]], name: str) -> str | None:
+    for value in headers.get("set-cookie", []):
+        key, _, rest = value.partition("=")
+        if key.strip() == name:
+            return rest.split(";", 1)[0]
+    return None
+
+
+async def _log_in(pool: _Pool, username: str, password: str) -> str:
+    """The ``arrears_session`` cookie of a new session (the log-in page's form and CSRF)."""
+    status, headers, body = await pool.request("/login")
+    csrf_cookie = _cookie(headers, "arrears_login_csrf")
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+    if status != 200 or csrf_cookie is None or found is None:
+        raise _HttpError(f"GET /login: HTTP {status} without a CSRF token")
+    form = urllib.parse.urlencode(
+        {
+            "username": username,
+            "password": password,
+            "csrf_token": found.group(1).decode(),
+            "next": "",
+        }
+    ).encode()
+    status, headers, _ = await pool.request(
+        "/login",
+        cookie=f"arrears_login_csrf={csrf_cookie}",
+        method="POST",
+        body=form,
+        content_type="application/x-www-form-urlencoded",
+    )
+    session = _cookie(headers, "arrears_session")
+    if status != 303 or session is None:
+        raise _HttpError(f"POST /login as {username}: HTTP {status}, no session")
+    return f"arrears_session={session}"
+
+
+def _stats(latencies: list[float]) -> dict[str, float | int | None]:
+    if not latencies:
+        return {"count": 0, "p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(latencies)
+
+    def pct(q: float) -> float:  # nearest rank
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
+
+    return {
+        "count": len(ordered),
+        "p50_ms": round(pct(0.50), 2),
+        "p90_ms": round(pct(0.90), 2),
+        "p99_ms": round(pct(0.99), 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(sum(ordered) / len(ordered) * 1000, 2),
+    }
+
+
+async def _load(spec: dict[str, Any]) -> dict[str, Any]:
+    pool = _Pool(spec["host"], spec["port"], spec.get("connections", 256))
+    users: list[dict[str, Any]] = spec["users"]
+    t0 = time.perf_counter()
+    cookies = [await _log_in(pool, u["username"], spec["password"]) for u in users]
+    login_s = time.perf_counter() - t0
+    rng = random.Random(spec.get("seed", 1))  # noqa: S311 - a load mix, not a secret
+    rate, warmup, seconds = float(spec["rate"]), float(spec["warmup"]), float(spec["seconds"])
+    timeout = float(spec.get("timeout", 30.0))
+    loop = asyncio.get_running_loop()
+    # (page, latency s, error or None, scheduled time, done time)
+    results: list[tuple[str, float, str | None, float, float]] = []
+    lags: list[float] = []
+
+    async def one(page: str, path: str, cookie: str, scheduled: float, counted: bool) -> None:
+        error: str | None = None
+        try:
+            status, _, body = await asyncio.wait_for(pool.request(path, cookie), timeout)
+            if status != 200:
+                error = f"HTTP {status}"
+            elif not body:
+                error = "empty body"
+        except TimeoutError:
+            error = "timeout"
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, _HttpError) as e:
+            error = type(e).__name__
+        done = loop.time()
+        if counted:
+            results.append((page, done - scheduled, error, scheduled, done))
+
+    total = round(rate * (warmup + seconds))
+    n_warm = round(rate * warmup)
+    tasks: set[asyncio.Task[None]] = set()
+    start = loop.time() + 0.05
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        lag = loop.time() - scheduled
+        k = rng.randrange(len(users))
+        if rng.random() < 0.5:
+            pages = max(1, math.ceil(len(users[k]["accounts"]) / PAGE_SIZE))
+            query = urllib.parse.urlencode(
+                {
+                    "sort": rng.choice(SORTS),
+                    "dir": rng.choice(("desc", "asc")),
+                    "page": rng.randint(1, pages),
+                }
+            )
+            page, path = "queue", f"/queue?{query}"
+        else:
+            account = rng.choice(users[k]["accounts"])
+            page, path = "account", f"/accounts/{urllib.parse.quote(account)}"
+        counted = i >= n_warm
+        if counted:
+            lags.append(lag)
+        task = asyncio.create_task(one(page, path, cookies[k], scheduled, counted))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks)
+    pool.close()
+    window_start = start + n_warm / rate
+    ok = [r for r in results if r[2] is None]
+    last = max((r[4] for r in results), default=window_start)
+    errors: dict[str, int] = {}
+    for r in results:
+        if r[2] is not None:
+            errors[r[2]] = errors.get(r[2], 0) + 1
+    pages_out = {}
+    for page in PAGES:
+        mine = [r for r in results if r[0] == page]
+        stats = _stats([r[1] for r in mine if r[2] is None])
+        stats["errors"] = sum(1 for r in mine if r[2] is not None)
+        pages_out[page] = stats
+    all_stats = _stats([r[1] for r in ok])
+    all_stats["errors"] = len(results) - len(ok)
+    pages_out["all"] = all_stats
+    return {
+        "offered_rate": rate,
+        "seconds": seconds,
+        "warmup_s": warmup,
+        "sent": len(results),
+        "ok": len(ok),
+        "errors": len(results) - len(ok),
+        "error_kinds": errors,
+        "achieved_rate": round(len(ok) / max(last - window_start, 1e-9), 1),
+        "pages": pages_out,
+        "send_lag_p99_ms": round(sorted(lags)[int(0.99 * (len(lags) - 1))] * 1000, 2)
+        if lags
+        else None,
+        "connections_opened": pool.opened,
+        "sessions": len(cookies),
+        "login_s": round(login_s, 2),
+    }
+
+
+def run_load(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the load described by ``spec`` in this process (host, port, users, rate, ...)."""
+    result = asyncio.run(_load(spec))
+    usage = os.times()
+    result["loadgen_cpu_s"] = round(usage.user + usage.system, 2)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestration.
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_of(pid: int | None) -> float:
+    """CPU seconds of a process and its children (alive ones)."""
+    import psutil
+
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            c = p.cpu_times()
+            total += c.user + c.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _wait_healthy(port: int, server: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"uvicorn exited with status {server.returncode}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the web app did not answer /healthz in time")
+
+
+def _accounts_by_collector(url: str) -> list[dict[str, Any]]:
+    from sqlalchemy import text
+
+    from arrears.adapters.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            # Each run starts from the same desk: no sessions, audit rows or failures of before.
+            conn.execute(text("TRUNCATE audit_log, web_sessions, login_failures"))
+            rows = conn.execute(
+                text(
+                    "SELECT u.username, a.borrower_id FROM account_assignments a "
+                    "JOIN users u USING (user_id) ORDER BY u.username, a.borrower_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    by: dict[str, list[str]] = {}
+    for username, borrower_id in rows:
+        by.setdefault(username, []).append(borrower_id)
+    return [{"username": u, "accounts": a} for u, a in by.items() if a]
+
+
+def run_web_benchmark(
+    *,
+    loans: int,
+    workdir: Path,
+    rate: float,
+    seconds: float,
+    workers: int,
+    pg_url: str | None = None,
+    database: str | None = None,
+    warmup: float = 5.0,
+    collectors: int = 50,
+    per_collector: int = 2000,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The whole benchmark; returns the report (also written as JSON into ``workdir``)."""
+    from arrears.benchmarks.pg_load import (
+        BENCH_PASSWORD,
+        PgCluster,
+        ensure_database,
+        load_bench_book,
+    )
+    from arrears.engine.bench_book import BENCH_AS_OF, BENCH_PRODUCTS, generate_bench_book
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    as_of = dt.date.fromisoformat(BENCH_AS_OF)
+    t0 = time.perf_counter()
+    folder = generate_bench_book(workdir / f"book-{loans}", loans=loans, seed=1)
+    book_s = time.perf_counter() - t0
+    cluster = None if pg_url else PgCluster(workdir / f"pg-{loans}")
+    server_proc: subprocess.Popen[bytes] | None = None
+    try:
+        server_url = pg_url or cluster.start()  # type: ignore[union-attr]
+        url = ensure_database(server_url, database or f"arrears_bench_{loans}")
+        say(f"book {folder} ({book_s:.1f} s); database {url.split('@')[-1]}")
+        load = load_bench_book(
+            url,
+            folder,
+            as_of,
+            BENCH_PRODUCTS,
+            collectors=collectors,
+            per_collector=per_collector,
+            say=say,
+        )
+        users = _accounts_by_collector(url)
+        port = _free_port()
+        env = {**os.environ, ENV_URL: url, ENV_AS_OF: BENCH_AS_OF}
+        server_proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "arrears.benchmarks.web:bench_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        _wait_healthy(port, server_proc)
+        time.sleep(1.0 if workers > 1 else 0.0)  # the other workers finish their start-up
+        spec = {
+            "host": "127.0.0.1",
+            "port": port,
+            "password": BENCH_PASSWORD,
+            "users": users,
+            "rate": rate,
+            "seconds": seconds,
+            "warmup": warmup,
+            "seed": 1,
+        }
+        pg_pid = cluster.postmaster_pid() if cluster else None
+        cpu0 = (_cpu_of(server_proc.pid), _cpu_of(pg_pid))
+        with tempfile.TemporaryDirectory() as tmp:
+            spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+            spec_path.write_text(json.dumps(spec))
+            say(
+                f"load: {rate:g} requests/s for {seconds:g} s after {warmup:g} s of warm-up, "
+                f"{len(users)} collectors, {workers} uvicorn worker(s)"
+            )
+            t1 = time.perf_counter()
+            subprocess.run(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "-m", "arrears.benchmarks.web", str(spec_path), str(out_path)],
+                check=True,
+            )
+            wall = time.perf_counter() - t1
+            result: dict[str, Any] = json.loads(out_path.read_text())
+        cpu1 = (_cpu_of(server_proc.pid), _cpu_of(pg_pid))
+        result["cpu_s"] = {
+            "wall_s": round(wall, 1),
+            "uvicorn": round(cpu1[0] - cpu0[0], 1),
+            "postgres": round(cpu1[1] - cpu0[1], 1) if cluster else None,
+            "loadgen": result.pop("loadgen_cpu_s", None),
+        }
+    finally:
+        if server_proc is not None:
+            server_proc.terminate()
+            try:
+                server_proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server_proc.kill()
+        if cluster is not None:
+            cluster.stop()
+    report = {
+        "benchmark": "web",
+        "loans": loans,
+        "as_of": BENCH_AS_OF,
+        "workers": workers,
+        "collectors": len(users),
+        "accounts": sum(len(u["accounts"]) for u in users),
+        "load": {k: v for k, v in load.items() if k != "meta"},
+        **result,
+        "target": {"p99_ms": 50, "rate": 300},
+    }
+    out = workdir / f"bench-web-{loans}.json"
+    out.write_text(json.dumps(report, indent=2, default=str))
+    report["json"] = str(out)
+    return report
+
+
+def print_report(report: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    load = report["load"]
+    reused = "reused from the database" if load.get("reused") else "loaded now"
+    total = load.get("steps", {}).get("total_s")
+    console.print(
+        f"book: {report['loans']:,} loans, {report['accounts']:,} accounts over "
+        f"{report['collectors']} collectors ({reused}; load took "
+        f"{total:.0f} s)"
+        if total is not None
+        else f"book: {report['loans']:,} loans ({reused})"
+    )
+    table = Table(
+        title=(
+            f"web pages at {report['offered_rate']:g} requests/s for {report['seconds']:g} s "
+            f"({report['workers']} uvicorn workers)"
+        )
+    )
+    for col in ("page", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="left" if col == "page" else "right")
+    for page, s in report["pages"].items():
+        table.add_row(
+            page,
+            str(s["count"]),
+            str(s["errors"]),
+            *(
+                f"{s[k]:.1f}" if s[k] is not None else "-"
+                for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")
+            ),
+        )
+    console.print(table)
+    cpu = report["cpu_s"]
+    p99 = report["pages"]["all"]["p99_ms"]
+    met = p99 is not None and p99 <= 50 and report["errors"] == 0
+    console.print(
+        f"achieved {report['achieved_rate']:g} requests/s, {report['errors']} errors "
+        f"{report['error_kinds'] or ''}; generator send lag p99 {report['send_lag_p99_ms']} ms; "
+        f"CPU s during the run ({cpu['wall_s']} s wall): uvicorn {cpu['uvicorn']}, "
+        f"postgres {cpu['postgres']}, generator {cpu['loadgen']}"
+    )
+    console.print(f"target p99 ≤ 50 ms at 300 requests/s: {'met' if met else 'NOT met'}")
+    console.print(f"figures: {report['json']}")
+
+
+def main(
+    *,
+    loans: int,
+    workdir: Path,
+    rate: float,
+    seconds: float,
+    workers: int,
+    pg_url: str | None,
+    console: Console,
+) -> dict[str, Any]:
+    report = run_web_benchmark(
+        loans=loans,
+        workdir=workdir,
+        rate=rate,
+        seconds=seconds,
+        workers=workers,
+        pg_url=pg_url,
+        say=lambda m: console.print(m, markup=False, highlight=False),
+    )
+    print_report(report, console)
+    return report
+
+
+if __name__ == "__main__":  # the load generator's own process: spec.json out.json
+    _spec = json.loads(Path(sys.argv[1]).read_text())
+    Path(sys.argv[2]).write_text(json.dumps(run_load(_spec)))
