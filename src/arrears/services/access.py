@@ -66,10 +66,17 @@ class BorrowerView:
     contacts: list[ContactView] = field(default_factory=list)
 
 
+_ACCOUNT_SCOPES = frozenset(
+    {ApiScope.READ_ACCOUNTS, ApiScope.WRITE_PAYMENTS, ApiScope.WRITE_CONTACTS}
+)
+
+
 def visible_accounts(actor: Actor) -> ColumnElement[bool]:
     """SQL condition on ``borrowers.borrower_id``: the accounts ``actor`` may read."""
     if actor.role is None:
-        return true() if ApiScope.READ_ACCOUNTS in actor.scopes else false()
+        # A system addresses any account its token serves: reading, posting payments or
+        # contact outcomes (what it may *do* is checked per endpoint by its scopes).
+        return true() if actor.scopes & _ACCOUNT_SCOPES else false()
     if may(actor.role, Permission.READ_ALL_ACCOUNTS):
         return true()
     if not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import Connection, and_, desc, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
@@ -350,6 +351,24 @@ class ContactInput:
     external_id: str | None = None
 
 
+def _known_contact(
+    conn: Connection, actor: Actor, borrower_id: str, external_id: str
+) -> int | None:
+    c = d.contact_attempts
+    known = conn.execute(
+        select(c.c.attempt_id, c.c.borrower_id).where(
+            c.c.recorded_by == actor.name, c.c.external_id == external_id
+        )
+    ).first()
+    if known is None:
+        return None
+    if known.borrower_id != borrower_id:
+        raise ValidationError(
+            [Issue("contact", None, "external_id", "already used for another account")]
+        )
+    return int(known.attempt_id)
+
+
 def log_contact(
     conn: Connection, actor: Actor, borrower_id: str, contact: ContactInput, now: datetime
 ) -> tuple[int, bool]:
@@ -367,34 +386,37 @@ def log_contact(
     _loan_of(conn, borrower_id, contact.loan_id)
     c = d.contact_attempts
     if contact.external_id:
-        known = conn.execute(
-            select(c.c.attempt_id, c.c.borrower_id).where(
-                c.c.recorded_by == actor.name, c.c.external_id == contact.external_id
-            )
-        ).first()
+        known = _known_contact(conn, actor, borrower_id, contact.external_id)
         if known is not None:
-            if known.borrower_id != borrower_id:
-                raise ValidationError(
-                    [Issue("contact", None, "external_id", "already used for another account")]
-                )
-            return int(known.attempt_id), False
-    result = conn.execute(
-        insert(c).values(
-            borrower_id=borrower_id,
-            loan_id=contact.loan_id,
-            channel=contact.channel.value,
-            answered=answered,
-            right_party=contact.right_party,
-            outcome=contact.outcome.value,
-            delinquency_reason=contact.reason.value if contact.reason else None,
-            next_action_on=contact.next_action_on,
-            remark=(contact.remark or "").strip() or None,
-            recorded_by=actor.name,
-            external_id=contact.external_id,
-            at=contact.at or now,
-            created_at=now,
-        )
+            return known, False
+    row = insert(c).values(
+        borrower_id=borrower_id,
+        loan_id=contact.loan_id,
+        channel=contact.channel.value,
+        answered=answered,
+        right_party=contact.right_party,
+        outcome=contact.outcome.value,
+        delinquency_reason=contact.reason.value if contact.reason else None,
+        next_action_on=contact.next_action_on,
+        remark=(contact.remark or "").strip() or None,
+        recorded_by=actor.name,
+        external_id=contact.external_id,
+        at=contact.at or now,
+        created_at=now,
     )
+    try:
+        with conn.begin_nested():
+            result = conn.execute(row)
+    except IntegrityError:
+        # The same external id posted concurrently: the other request's row stands.
+        known = (
+            _known_contact(conn, actor, borrower_id, contact.external_id)
+            if contact.external_id
+            else None
+        )
+        if known is None:
+            raise
+        return known, False
     attempt_id = int(result.inserted_primary_key[0])  # type: ignore[index]
     record(
         conn,

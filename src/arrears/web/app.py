@@ -58,13 +58,17 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if _is_api(request):
-            return _problem(401, "unauthorized", str(exc))
+            response = _problem(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="arrears"'
+        return response
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(AuthenticationError)
     async def unauthenticated(request: Request, exc: AuthenticationError) -> Response:
-        return _problem(401, "unauthorized", str(exc))
+        response = _problem(401, "unauthorized", str(exc))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="arrears"'
+        return response
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:

@@ -357,3 +357,62 @@ def test_call_outcome_is_recorded_once(api: Api) -> None:
     )
     assert wrong.status_code == 422
     assert wrong.json()["issues"][0]["field"] == "loan_id"
+
+
+def test_a_dialer_token_posts_outcomes_without_reading_accounts(api: Api) -> None:
+    h = _token(api.engine, {ApiScope.WRITE_CONTACTS}, "dialer-only")
+    call = {
+        "borrower_id": "B1",
+        "outcome": "no_answer",
+        "at": "2026-11-28T15:04:05+08:00",
+        "external_id": "D-1",
+    }
+    posted = api.client.post(f"{API}/contacts", headers=h, json=call)
+    assert posted.status_code == 201, posted.text
+    assert api.client.get(f"{API}/accounts/B1", headers=h).status_code == 403
+    unknown = api.client.post(f"{API}/contacts", headers=h, json=call | {"borrower_id": "NOPE"})
+    assert unknown.status_code == 404
+
+
+def test_missing_token_says_how_to_authenticate(api: Api) -> None:
+    r = api.client.get(f"{API}/accounts/B1")
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    bad = api.client.get(f"{API}/accounts/B1", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    assert bad.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_the_same_call_id_posted_concurrently_is_one_row(api: Api) -> None:
+    """Two transactions record call CALL-9 at once: the second waits on the unique index,
+    then answers with the first one's row instead of failing (PostgreSQL; SQLite serialises
+    writers before they get that far)."""
+    if api.engine.dialect.name != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    import threading
+
+    from arrears.domain.contacts import ContactOutcome
+    from arrears.domain.people import Actor
+    from arrears.services.desk import ContactInput, log_contact
+
+    system = Actor("token:dialer", None, scopes=frozenset({ApiScope.WRITE_CONTACTS}))
+    call = ContactInput(outcome=ContactOutcome("no_answer"), external_id="CALL-9")
+    now = FixedClock().now()
+    second: list[tuple[int, bool]] = []
+    with api.engine.connect() as first_conn:
+        first_tx = first_conn.begin()
+        first_id, created = log_contact(first_conn, system, "B1", call, now)
+        assert created
+
+        def post_again() -> None:
+            with api.engine.begin() as conn:
+                second.append(log_contact(conn, system, "B1", call, now))
+
+        worker = threading.Thread(target=post_again)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive(), "the second writer should wait for the first"
+        first_tx.commit()
+        worker.join(timeout=30)
+    assert second == [(first_id, False)]
+    assert _count(api.engine, d.contact_attempts, d.contact_attempts.c.external_id == "CALL-9") == 1
