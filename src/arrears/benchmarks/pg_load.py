@@ -36,6 +36,7 @@ from arrears.adapters.db.engine import make_engine, upgrade
 from arrears.domain.people import Role
 from arrears.domain.products import ProductSettings
 from arrears.services.auth import create_team, create_user
+from arrears.services.standing import refresh_standing
 
 __all__ = [
     "BENCH_PASSWORD",
@@ -495,6 +496,7 @@ def _desk(
             ),
             {"now": now},
         ).rowcount
+        refresh_standing(conn)
     return {
         "collectors": collectors,
         "assigned_accounts": int(assigned),

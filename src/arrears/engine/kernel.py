@@ -382,6 +382,10 @@ def _run(
     return out
 
 
+_run_serial = njit(cache=True)(_run.py_func)  # prange runs as range
+_PARALLEL_FROM = 256  # (loans x as-of dates) from which the parallel build is used
+
+
 def run_kernel(
     inst_off: np.ndarray,
     due: np.ndarray,
@@ -405,7 +409,9 @@ def run_kernel(
     and unique.
     """
     i64 = np.int64
-    result: np.ndarray = _run(
+    # A few loans (an account view): the serial build; waking the parallel pool costs more.
+    run = _run_serial if (len(inst_off) - 1) * len(as_of) < _PARALLEL_FROM else _run
+    result: np.ndarray = run(
         np.ascontiguousarray(inst_off, dtype=i64),
         np.ascontiguousarray(due, dtype=i64),
         np.ascontiguousarray(prin, dtype=i64),

@@ -35,6 +35,7 @@ from arrears.domain.products import ProductSettings
 from arrears.engine.incremental import advance
 from arrears.engine.status import STATE_SCHEMA, STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
+from arrears.services.standing import refresh_standing
 
 __all__ = ["CycleResult", "backfill_history", "run_cycle", "status_from_store"]
 
@@ -141,6 +142,7 @@ def run_cycle(
         table = pa.concat_tables([fresh, carried.cast(_WITH_STATE)]).sort_by("loan_id")
         progress.stage("write", total=table.num_rows)
         _store_day(conn, as_of, now, table, recomputed=fresh.num_rows)
+        refresh_standing(conn)  # the work queues show the latest cycle's figures
         progress.advance(table.num_rows)
         seconds = time.perf_counter() - t0
     return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds)
@@ -183,6 +185,7 @@ def backfill_history(
                 _store_day(conn, day, now, rows, recomputed=rows.num_rows)
                 written += rows.num_rows
                 progress.advance()
+        refresh_standing(conn)
     return written
 
 

@@ -14,6 +14,7 @@ from arrears.adapters.db import tables as t
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Role
 from arrears.services.audit import record
+from arrears.services.standing import refresh_standing
 
 __all__ = ["AssignmentRule", "RuleResult", "assign_accounts", "assign_by_rule"]
 
@@ -80,6 +81,7 @@ def _write(
     ]
     for start in range(0, len(rows), 5000):
         conn.execute(insert(d.account_assignments), rows[start : start + 5000])
+    refresh_standing(conn, ids)
 
 
 def assign_accounts(

@@ -23,11 +23,12 @@ from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import read_book
 from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Issue, ValidationError
-from arrears.domain.people import Actor
+from arrears.domain.people import Actor, Permission, may
 from arrears.domain.products import ProductSettings
 from arrears.engine.status import MONEY_COLUMNS, compute_status_table
-from arrears.services.access import account_labels, check_account, visible_accounts
+from arrears.services.access import account_labels, check_account
 from arrears.services.audit import record
+from arrears.services.standing import refresh_contact_standing, set_live_standing
 
 __all__ = [
     "ContactInput",
@@ -80,60 +81,35 @@ def work_queue(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[QueueRow], int]:
-    """The accounts assigned to ``actor`` with their standing at the last cycle; and a count."""
-    as_of = last_cycle_date(conn)
-    a, s, b, c = d.account_assignments, t.status_history, t.borrowers, d.contact_attempts
-    per_account = (
-        select(
-            s.c.borrower_id,
-            func.count().label("loans"),
-            func.max(s.c.dpd).label("dpd"),
-            func.sum(s.c.total_due_now_minor).label("due"),
-        )
-        .where(
-            s.c.as_of == as_of,
-            s.c.borrower_id.in_(select(a.c.borrower_id).where(a.c.user_id == actor.user_id)),
-        )
-        .group_by(s.c.borrower_id)
-        .subquery()
-    )
-    contacts = (
-        select(
-            c.c.borrower_id,
-            func.max(c.c.at).label("last_at"),
-            func.min(c.c.next_action_on).label("next_on"),
-        )
-        # Only this queue's accounts: aggregating every account's attempts costs ~100 ms a
-        # page on a large desk (arrears bench web).
-        .where(c.c.borrower_id.in_(select(a.c.borrower_id).where(a.c.user_id == actor.user_id)))
-        .group_by(c.c.borrower_id)
-        .subquery()
-    )
-    due = func.coalesce(per_account.c.due, 0)
-    dpd = func.coalesce(per_account.c.dpd, 0)
+    """The accounts assigned to ``actor`` with their standing (``services.standing``: the
+    last cycle, contacts and payments posted since); and a count."""
+    if actor.role is None or not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
+        return [], 0
+    a = d.account_assignments
     key = {
-        QueueSort.DPD: dpd,
-        QueueSort.AMOUNT: due,
-        QueueSort.LAST_CONTACT: contacts.c.last_at,
-        QueueSort.NEXT_ACTION: contacts.c.next_on,
+        QueueSort.DPD: a.c.dpd,
+        QueueSort.AMOUNT: a.c.due_minor,
+        QueueSort.LAST_CONTACT: a.c.last_contact_at,
+        QueueSort.NEXT_ACTION: a.c.next_action_on,
     }[sort]
     order = desc(key).nulls_last() if descending else key.asc().nulls_last()
-    base = (
+    # Own assignments are inside the scope of every role that has a queue.
+    mine = a.c.user_id == actor.user_id
+    total = conn.execute(select(func.count()).select_from(a).where(mine)).scalar_one()
+    rows = conn.execute(
         select(
             a.c.borrower_id,
-            func.coalesce(per_account.c.loans, 0).label("loans"),
-            dpd.label("dpd"),
-            due.label("due"),
-            contacts.c.last_at,
-            contacts.c.next_on,
+            a.c.loans,
+            a.c.dpd,
+            a.c.due_minor,
+            a.c.last_contact_at,
+            a.c.next_action_on,
         )
-        .join(b, b.c.borrower_id == a.c.borrower_id)
-        .outerjoin(per_account, per_account.c.borrower_id == a.c.borrower_id)
-        .outerjoin(contacts, contacts.c.borrower_id == a.c.borrower_id)
-        .where(a.c.user_id == actor.user_id, visible_accounts(actor))
-    )
-    total = conn.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = conn.execute(base.order_by(order, a.c.borrower_id).limit(limit).offset(offset)).all()
+        .where(mine)
+        .order_by(order, a.c.borrower_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
     labels = account_labels(conn, actor, [r.borrower_id for r in rows])
     return [
         QueueRow(
@@ -142,9 +118,9 @@ def work_queue(
             int(r.loans),
             int(r.dpd),
             _bucket_label(int(r.dpd)),
-            int(r.due),
-            r.last_at,
-            r.next_on,
+            int(r.due_minor),
+            r.last_contact_at,
+            r.next_action_on,
         )
         for r in rows
     ], int(total)
@@ -195,6 +171,20 @@ def live_status(
         [f"{c}_minor" if c in MONEY_COLUMNS else c for c in table.column_names]
     )
     return {row["loan_id"]: row for row in table.to_pylist()}
+
+
+def status_after_payment(
+    conn: Connection,
+    borrower_id: str,
+    as_of: date,
+    products: Mapping[str, ProductSettings] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Live statuses of the borrower's loans after a payment; the account's standing on its
+    assignment (the work queue) follows at once."""
+    ids = [lo["loan_id"] for lo in loans_of(conn, borrower_id)]
+    status = live_status(conn, ids, as_of, products)
+    set_live_standing(conn, borrower_id, status.values(), as_of)
+    return status
 
 
 def schedules_of(
@@ -418,6 +408,7 @@ def log_contact(
             raise
         return known, False
     attempt_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    refresh_contact_standing(conn, borrower_id)
     record(
         conn,
         actor,

@@ -280,7 +280,8 @@ def unassigned_accounts(conn: Connection, as_of: date | None) -> int:
 def cities(conn: Connection) -> list[str]:
     """The borrowers' cities (not personal data: the city alone identifies nobody)."""
     c = t.borrowers.c.city
-    return [str(v) for v in conn.execute(select(c).where(c.is_not(None)).distinct().order_by(c))]
+    q = select(c).where(c.is_not(None)).distinct().order_by(c)
+    return [str(v) for v in conn.execute(q).scalars()]
 
 
 def portfolio_view(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -11,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from arrears.bootstrap import App
 from arrears.domain.errors import (
@@ -37,6 +37,30 @@ _HEADERS = {
 }
 
 
+class SecurityHeaders:
+    """Adds ``_HEADERS`` to every response that does not set them itself (plain ASGI: the
+    decorator-style HTTP middleware costs an extra task and body stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in _HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in self.raw if k not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -59,8 +83,8 @@ def _install_errors(app: FastAPI) -> None:
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         if _is_api(request):
             response = _problem(401, "unauthorized", str(exc))
-        response.headers["WWW-Authenticate"] = 'Bearer realm="arrears"'
-        return response
+            response.headers["WWW-Authenticate"] = 'Bearer realm="arrears"'
+            return response
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
@@ -140,14 +164,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     )
     app.state.web = ctx
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for key, value in _HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     _install_errors(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -111,6 +111,14 @@ account_assignments = Table(  # the current owner of each account; changes are a
     Column("assigned_at", UTCDateTime(), nullable=False),
     Column("assigned_by", String(64), nullable=False),
     Column("rule", String(32), nullable=False),  # manual | bucket | city | balance
+    # The account's standing, copied here so that a work queue is one indexed read
+    # (services.standing keeps it: the daily cycle, assignments, contacts, posted payments).
+    Column("standing_as_of", Date),  # the status date the three figures below are from
+    Column("loans", Integer, nullable=False, server_default="0"),
+    Column("dpd", Integer, nullable=False, server_default="0"),  # worst loan
+    Column("due_minor", BigInteger, nullable=False, server_default="0"),  # due now, all loans
+    Column("last_contact_at", UTCDateTime()),
+    Column("next_action_on", Date),
 )
 
 notes = Table(

@@ -88,7 +88,8 @@ def create_payment(
     def act(conn: Any) -> tuple[int, dict[str, Any]]:
         posted = post_payment(conn, who.actor, payment, now, ctx.lender_timezone)
         day = max(ctx.clock.today(), posted.paid_on)
-        status = desk.live_status(conn, [posted.loan_id], day, ctx.products)[posted.loan_id]
+        statuses = desk.status_after_payment(conn, posted.borrower_id, day, ctx.products)
+        status = statuses[posted.loan_id]
         out = PaymentOut(
             payment_id=posted.payment_id,
             loan_id=posted.loan_id,
