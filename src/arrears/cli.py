@@ -274,5 +274,29 @@ def bench_web_cmd(
     )
 
 
+compliance_cli = typer.Typer(help="The compliance gate: what-if decisions.", no_args_is_help=True)
+cli.add_typer(compliance_cli, name="compliance")
+
+
+@compliance_cli.command("explain")
+@user_errors
+def compliance_explain_cmd(
+    attempt: Annotated[Path, typer.Option("--attempt", help="attempt.json: the proposed contact")],
+    history: Annotated[
+        Path | None, typer.Option("--history", help="history.jsonl: past attempts and events")
+    ] = None,
+    pack: Annotated[
+        str | None, typer.Option("--pack", help="CN or US (default: the attempt's, else CN)")
+    ] = None,
+) -> None:
+    """Print the gate's decision (JSON) for a proposed contact, given its history."""
+    import json
+
+    from arrears.services.compliance_explain import explain
+
+    decision = explain(attempt, history, pack)
+    typer.echo(json.dumps(decision, ensure_ascii=False, indent=2))
+
+
 def main() -> None:
     sys.exit(cli())

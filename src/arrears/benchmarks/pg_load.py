@@ -33,6 +33,7 @@ from sqlalchemy import Engine, make_url, text
 
 from arrears.adapters.db.book_store import write_status_rows
 from arrears.adapters.db.engine import make_engine, upgrade
+from arrears.adapters.db.tables import cycle_runs
 from arrears.domain.people import Role
 from arrears.domain.products import ProductSettings
 from arrears.services.auth import create_team, create_user
@@ -130,10 +131,26 @@ class PgCluster:
             self._run(
                 f"{self.bin}/initdb -D {data} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8"
             )
+        running = self._running_port()
+        if running is not None:  # left running by an earlier, interrupted run: reuse it
+            self.port = running
+            return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self.port = _free_port()
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} {self.SETTINGS}"
         self._run(f"{self.bin}/pg_ctl -D {data} -l {self.folder}/log -o '{opts}' -w start")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _running_port(self) -> int | None:
+        """The port of this cluster's live postmaster, if one is running."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, 0)
+            lines = (self.folder / "data" / "postmaster.pid").read_text().splitlines()
+            return int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def postmaster_pid(self) -> int | None:
         pidfile = self.folder / "data" / "postmaster.pid"
@@ -276,6 +293,27 @@ def _history_dates(as_of: dt.date, days: int, every: int) -> list[dt.date]:
     return sorted(as_of - dt.timedelta(days=k) for k in range(0, days + 1, every))
 
 
+def _record_cycle_runs(engine: sa.Engine, dates: Sequence[dt.date]) -> None:
+    """A finished cycle run per status date, as the daily cycle leaves them: the desk reads
+    a loan's status of today from its run when nothing changed since. Each run started a
+    minute after the book was written (the loader stamps rows with 02:00 UTC of the date)."""
+    with engine.begin() as conn:
+        for day in dates:
+            done = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(cycle_runs)
+                .where(cycle_runs.c.as_of == day, cycle_runs.c.status == "done")
+            ).scalar_one()
+            if done:
+                continue
+            started = dt.datetime.combine(day, dt.time(2, 1), tzinfo=dt.UTC)
+            conn.execute(
+                sa.insert(cycle_runs).values(
+                    as_of=day, started_at=started, finished_at=started, status="done"
+                )
+            )
+
+
 def load_bench_book(
     url: str,
     folder: Path,
@@ -309,6 +347,7 @@ def load_bench_book(
         known = _marker(engine)
         if known is not None and known.get("meta") == meta:
             say("the database holds this book already: reused")
+            _record_cycle_runs(engine, [dt.date.fromisoformat(d) for d in known["dates"]])
             return {**known, "reused": True}
         result = _load(
             engine,
@@ -323,6 +362,7 @@ def load_bench_book(
             say,
         )
         result["meta"] = meta
+        _record_cycle_runs(engine, [dt.date.fromisoformat(d) for d in result["dates"]])
         with engine.begin() as conn:
             conn.execute(text(f"DELETE FROM {_MARKER}"))  # noqa: S608 - ours
             conn.execute(

@@ -92,6 +92,7 @@ def bench_app() -> FastAPI:
             lender_timezone="Asia/Shanghai",
             cookie_secure=False,  # plain http on 127.0.0.1
             products=BENCH_PRODUCTS,
+            threads=int(os.environ.get("ARREARS_BENCH_THREADS", "8")),
         )
     )
 
@@ -485,6 +486,8 @@ def run_web_benchmark(
                 str(port),
                 "--workers",
                 str(workers),
+                "--timeout-keep-alive",
+                "120",  # the generator keeps its connections; no close/reuse race
                 "--no-access-log",
                 "--log-level",
                 "warning",

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, and_, desc, func, insert, select
+from sqlalchemy import Connection, and_, desc, exists, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import desk_tables as d
@@ -25,6 +25,7 @@ from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, 
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Permission, may
 from arrears.domain.products import ProductSettings
+from arrears.engine.columns import STATUS_SCHEMA
 from arrears.engine.status import MONEY_COLUMNS, compute_status_table
 from arrears.services.access import account_labels, check_account
 from arrears.services.audit import record
@@ -162,15 +163,48 @@ def live_status(
     as_of: date,
     products: Mapping[str, ProductSettings] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Each loan's status at ``as_of`` from the ledger as stored now (engine, same as the cycle)."""
+    """Each loan's status at ``as_of`` from the ledger as stored now (engine, same as the cycle).
+
+    A loan that the finished cycle of ``as_of`` covered, and whose inputs (the loan, its
+    payments) have not been written since that run started, has that status already: it is
+    read from ``status_history`` (the usual case on the desk, after the morning's cycle). The
+    others are computed from their ledger now.
+    """
     if not loan_ids:
         return {}
-    table: pa.Table = compute_status_table(read_book(conn, loan_ids), [as_of], products)
-    # Money columns are int64 minor units; named as in the store (``…_minor``).
-    table = table.rename_columns(
-        [f"{c}_minor" if c in MONEY_COLUMNS else c for c in table.column_names]
+    out = _cycled_status(conn, loan_ids, as_of)
+    rest = [i for i in loan_ids if i not in out]
+    if rest:
+        table: pa.Table = compute_status_table(read_book(conn, rest), [as_of], products)
+        # Money columns are int64 minor units; named as in the store (``…_minor``).
+        table = table.rename_columns(
+            [f"{c}_minor" if c in MONEY_COLUMNS else c for c in table.column_names]
+        )
+        out.update((row["loan_id"], row) for row in table.to_pylist())
+    return {i: out[i] for i in loan_ids if i in out}
+
+
+_STATUS_COLUMNS = [f"{c}_minor" if c in MONEY_COLUMNS else c for c in STATUS_SCHEMA.names]
+
+
+def _cycled_status(conn: Connection, loan_ids: list[str], as_of: date) -> dict[str, dict[str, Any]]:
+    s, lo, p, r = t.status_history, t.loans, t.payments, t.cycle_runs
+    run_started = (
+        select(func.max(r.c.started_at))
+        .where(r.c.as_of == as_of, r.c.status == "done")
+        .scalar_subquery()
     )
-    return {row["loan_id"]: row for row in table.to_pylist()}
+    rows = conn.execute(
+        select(*[s.c[name] for name in _STATUS_COLUMNS])
+        .join(lo, lo.c.loan_id == s.c.loan_id)
+        .where(
+            s.c.as_of == as_of,
+            s.c.loan_id.in_(loan_ids),
+            lo.c.updated_at < run_started,
+            ~exists().where(p.c.loan_id == s.c.loan_id, p.c.created_at >= run_started),
+        )
+    )
+    return {row.loan_id: dict(row._mapping) for row in rows}
 
 
 def status_after_payment(

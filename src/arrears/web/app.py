@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -150,6 +154,13 @@ def _install_errors(app: FastAPI) -> None:
         )
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: WebContext = app.state.web
+    anyio.to_thread.current_default_thread_limiter().total_tokens = ctx.threads
+    yield
+
+
 def create_app(ctx: WebContext) -> FastAPI:
     from arrears.web.api.v1 import router as api_router
     from arrears.web.pages import routers
@@ -161,6 +172,7 @@ def create_app(ctx: WebContext) -> FastAPI:
         docs_url=None,  # the explorer pages load scripts from a CDN; the schema is enough
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.web = ctx
 

@@ -66,11 +66,15 @@ class WebContext:
     lender_timezone: str
     cookie_secure: bool
     products: Mapping[str, ProductSettings] = field(default_factory=dict)
+    # Requests served at once per process (pages and API calls run in worker threads; more
+    # threads than this only queue for the GIL and the database pool).
+    threads: int = 8
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES),
             autoescape=select_autoescape(["html", "svg"]),
             extensions=["jinja2.ext.i18n"],
+            auto_reload=False,  # templates ship with the package
         )
     )
 
