@@ -255,7 +255,8 @@ def bench_web_cmd(
     ] = Path("var/bench"),
     rate: Annotated[float, typer.Option(min=1, help="Requests per second (open loop)")] = 300,
     seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after warm-up)")] = 30,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 3,
+    threads: Annotated[int, typer.Option(min=1, help="Request threads per worker")] = 2,
     pg_url: Annotated[
         str | None, typer.Option(help="Use this PostgreSQL server instead of starting one")
     ] = None,
@@ -269,6 +270,7 @@ def bench_web_cmd(
         rate=rate,
         seconds=seconds,
         workers=workers,
+        threads=threads,
         pg_url=pg_url,
         console=out,
     )

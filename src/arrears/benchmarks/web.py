@@ -41,6 +41,7 @@ __all__ = ["bench_app", "main", "run_load", "run_web_benchmark"]
 
 ENV_URL = "ARREARS_BENCH_DATABASE_URL"
 ENV_AS_OF = "ARREARS_BENCH_AS_OF"
+ENV_THREADS = "ARREARS_BENCH_THREADS"
 PAGES = ("queue", "account")
 SORTS = ("dpd", "amount", "last_contact", "next_action")
 PAGE_SIZE = 50
@@ -92,7 +93,7 @@ def bench_app() -> FastAPI:
             lender_timezone="Asia/Shanghai",
             cookie_secure=False,  # plain http on 127.0.0.1
             products=BENCH_PRODUCTS,
-            threads=int(os.environ.get("ARREARS_BENCH_THREADS", "8")),
+            threads=int(os.environ.get(ENV_THREADS, "2")),
         )
     )
 
@@ -433,6 +434,7 @@ def run_web_benchmark(
     rate: float,
     seconds: float,
     workers: int,
+    threads: int = 2,
     pg_url: str | None = None,
     database: str | None = None,
     warmup: float = 5.0,
@@ -472,7 +474,7 @@ def run_web_benchmark(
         )
         users = _accounts_by_collector(url)
         port = _free_port()
-        env = {**os.environ, ENV_URL: url, ENV_AS_OF: BENCH_AS_OF}
+        env = {**os.environ, ENV_URL: url, ENV_AS_OF: BENCH_AS_OF, ENV_THREADS: str(threads)}
         server_proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [
                 sys.executable,
@@ -513,7 +515,7 @@ def run_web_benchmark(
             spec_path.write_text(json.dumps(spec))
             say(
                 f"load: {rate:g} requests/s for {seconds:g} s after {warmup:g} s of warm-up, "
-                f"{len(users)} collectors, {workers} uvicorn worker(s)"
+                f"{len(users)} collectors, {workers} uvicorn worker(s) × {threads} threads"
             )
             t1 = time.perf_counter()
             subprocess.run(  # noqa: S603 - our own interpreter and arguments
@@ -543,6 +545,7 @@ def run_web_benchmark(
         "loans": loans,
         "as_of": BENCH_AS_OF,
         "workers": workers,
+        "threads": threads,
         "collectors": len(users),
         "accounts": sum(len(u["accounts"]) for u in users),
         "load": {k: v for k, v in load.items() if k != "meta"},
@@ -571,7 +574,7 @@ def print_report(report: dict[str, Any], console: Console) -> None:
     table = Table(
         title=(
             f"web pages at {report['offered_rate']:g} requests/s for {report['seconds']:g} s "
-            f"({report['workers']} uvicorn workers)"
+            f"({report['workers']} uvicorn workers × {report.get('threads', '?')} threads)"
         )
     )
     for col in ("page", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"):
@@ -609,6 +612,7 @@ def main(
     workers: int,
     pg_url: str | None,
     console: Console,
+    threads: int = 2,
 ) -> dict[str, Any]:
     report = run_web_benchmark(
         loans=loans,
@@ -616,6 +620,7 @@ def main(
         rate=rate,
         seconds=seconds,
         workers=workers,
+        threads=threads,
         pg_url=pg_url,
         say=lambda m: console.print(m, markup=False, highlight=False),
     )

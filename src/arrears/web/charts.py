@@ -5,6 +5,7 @@ Every label is escaped; the output is safe to embed in a page.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
@@ -17,13 +18,19 @@ _COLOURS = ("#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#
 
 
 def _nice_max(value: float) -> float:
+    """The top of the value axis: four equal steps, each a whole number from 1 up (so the grid
+    labels are exact: 15, 30, 45, 60 rather than 12.5 or 37.5); below 1, tenths."""
     if value <= 0:
         return 1.0
-    magnitude = float(10 ** len(str(int(value)))) / 10
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return value  # pragma: no cover - the loop always returns
+    if value < 1:
+        return math.ceil(value * 10) / 10 if value > 0.4 else 0.4
+    magnitude = 1
+    while True:
+        for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8):
+            n = step * magnitude
+            if n == int(n) and 4 * n >= value:
+                return float(4 * n)
+        magnitude *= 10
 
 
 def _frame(
