@@ -142,12 +142,22 @@ def assign_by_rule(
         raise ValidationError(
             [Issue("assignment", None, None, "no statuses yet: run the daily cycle")]
         )
-    worst = (
+    # Each account's worst loan (highest DPD; ties by loan id): its bucket is the account's.
+    ranked = (
         select(
-            s.c.borrower_id, func.max(s.c.dpd).label("dpd"), func.max(s.c.bucket).label("bucket")
+            s.c.borrower_id,
+            s.c.dpd,
+            s.c.bucket,
+            func.row_number()
+            .over(partition_by=s.c.borrower_id, order_by=(s.c.dpd.desc(), s.c.loan_id))
+            .label("rank"),
         )
         .where(s.c.as_of == as_of, s.c.paid_off.is_(False))
-        .group_by(s.c.borrower_id)
+        .subquery()
+    )
+    worst = (
+        select(ranked.c.borrower_id, ranked.c.dpd, ranked.c.bucket)
+        .where(ranked.c.rank == 1)
         .subquery()
     )
     q = select(worst.c.borrower_id, worst.c.dpd)
