@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from arrears.bootstrap import App, build_app
+from arrears.cli_actions import register as register_actions
 from arrears.domain.errors import ArrearsError
 
 __all__ = ["main"]
@@ -298,6 +299,9 @@ def compliance_explain_cmd(
 
     decision = explain(attempt, history, pack)
     typer.echo(json.dumps(decision, ensure_ascii=False, indent=2))
+
+
+register_actions(cli, bench_cli, user_errors)
 
 
 def main() -> None:

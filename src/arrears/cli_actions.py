@@ -1,0 +1,127 @@
+"""``arrears actions`` and ``arrears bench strategy``: the strategy's proposals for a day.
+
+Registered on the main command line by :func:`register` (``arrears.cli``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["actions", "bench_strategy", "register"]
+
+out = Console()
+err = Console(stderr=True)
+
+
+def actions(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Propose only (nothing is sent or stored)")
+    ] = False,
+    strategy: Annotated[
+        Path | None, typer.Option("--strategy", help="Strategy YAML (default: default_cn)")
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the proposals (.csv or .parquet)")
+    ] = None,
+    gap: Annotated[int, typer.Option(min=1, help="Days since the strategy last ran")] = 1,
+    gate: Annotated[
+        bool, typer.Option(help="Pass each proposal through the compliance gate")
+    ] = True,
+) -> None:
+    """The strategy's proposed actions for a date: counts per action, segment and arm, and what
+    the compliance gate blocked and why."""
+    from arrears.bootstrap import build_app
+    from arrears.jobs.actions import propose_actions
+    from arrears.services.strategy_files import load_arms
+
+    app = build_app()
+    if not dry_run:
+        err.print("[bold red]error:[/] only --dry-run is available: the outbox sends actions")
+        raise typer.Exit(2)
+    day = _day(as_of) if as_of else app.clock.today()
+    arms = load_arms(strategy)
+    result = propose_actions(
+        app.db(), day, arms, app.settings.lender_timezone, app.products(), gate=gate, gap=gap
+    )
+    print_summary(out, result)
+    if out_path is not None:
+        _write(result.proposals, out_path)
+        out.print(f"{result.proposals.num_rows} proposal(s) → {out_path}")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"[bold red]error:[/] --as-of: {value!r} is not a date (use YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+
+
+def _write(table: Any, path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    else:
+        pacsv.write_csv(table, path)
+
+
+def print_summary(console: Console, result: Any) -> None:
+    """Counts per action / segment / arm; allowed and blocked with the blocking rules."""
+    console.print(f"proposals for {result.as_of.isoformat()}: {result.proposals.num_rows}")
+    for title, keys in (
+        ("per action", ("action",)),
+        ("per segment and step", ("segment", "step")),
+        ("per arm", ("arm", "strategy", "strategy_version")),
+    ):
+        table = Table(title=title)
+        for k in keys:
+            table.add_column(k)
+        table.add_column("proposals", justify="right")
+        for combo, n in result.counts(*keys):
+            table.add_row(*combo, str(n))
+        console.print(table)
+    if not result.gated:
+        console.print("compliance gate: not applied (--no-gate)")
+        return
+    allowed = sum(1 for v in result.proposals["allowed"].to_pylist() if v)
+    console.print(
+        f"compliance gate: {allowed} allowed, {result.proposals.num_rows - allowed} blocked"
+    )
+    blocked = Table(title="blocked, by rule")
+    for k in ("blocked_by", "action", "proposals"):
+        blocked.add_column(k, justify="right" if k == "proposals" else "left")
+    for combo, n in result.counts("allowed", "blocked_by", "action"):
+        if combo[0] == "False":
+            blocked.add_row(combo[1], combo[2], str(n))
+    console.print(blocked)
+
+
+def bench_strategy(
+    loans: Annotated[int, typer.Option(min=100, help="Loans in the generated book")] = 1_000_000,
+    workdir: Annotated[Path, typer.Option(help="Where the book is generated (and reused)")] = Path(
+        "var/bench"
+    ),
+    gate: Annotated[bool, typer.Option(help="Include the compliance gate")] = True,
+) -> None:
+    """Time the strategy (and the gate) for every account of the benchmark book."""
+    from arrears.benchmarks.strategy import main as bench_main
+
+    bench_main(loans=loans, workdir=workdir, console=out, gate=gate)
+
+
+def register(cli: typer.Typer, bench_cli: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
+    """Add ``actions`` and ``bench strategy`` to the command line."""
+    cli.command("actions")(user_errors(actions))
+    bench_cli.command("strategy")(user_errors(bench_strategy))

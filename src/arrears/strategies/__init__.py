@@ -1,0 +1,1 @@
+"""Strategy documents shipped with arrears (package data; see docs/strategies.md)."""
