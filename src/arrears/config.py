@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     )
     engine: str = Field(default="duckdb", pattern="^(duckdb|spark)$")
     default_locale: str = Field(default="zh_CN", pattern="^(zh_CN|en)$")
+    # The compliance rule pack every contact passes (../shared/spec/compliance.md).
+    compliance_pack: str = Field(default="CN", pattern="^(CN|US)$")
     host: str = "127.0.0.1"
     port: int = 8000
     cookie_secure: bool = Field(

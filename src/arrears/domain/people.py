@@ -40,6 +40,7 @@ class Permission(StrEnum):
     VIEW_PORTFOLIO = "view_portfolio"
     ASSIGN_ACCOUNTS = "assign_accounts"
     READ_AUDIT = "read_audit"
+    REVIEW_COMPLIANCE = "review_compliance"  # the gate's decisions, flagged notes
     MANAGE_USERS = "manage_users"
     MANAGE_TOKENS = "manage_tokens"
 
@@ -72,7 +73,12 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.COMPLIANCE: frozenset(
-        {Permission.READ_ALL_ACCOUNTS, Permission.UNMASK_PII, Permission.READ_AUDIT}
+        {
+            Permission.READ_ALL_ACCOUNTS,
+            Permission.UNMASK_PII,
+            Permission.READ_AUDIT,
+            Permission.REVIEW_COMPLIANCE,
+        }
     ),
     Role.ADMIN: frozenset(
         {Permission.MANAGE_USERS, Permission.MANAGE_TOKENS, Permission.READ_AUDIT}

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import read_book
+from arrears.domain.compliance import DEFAULT_LEXICON, screen_text
 from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Permission, may
@@ -308,8 +309,20 @@ def status_history_of(
 def recent_notes(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
     n = d.notes
     rows = conn.execute(
-        select(n.c.note_id, n.c.loan_id, n.c.author, n.c.body, n.c.created_at)
+        select(n.c.note_id, n.c.loan_id, n.c.author, n.c.body, n.c.created_at, n.c.flagged)
         .where(n.c.borrower_id == borrower_id)
+        .order_by(n.c.created_at.desc(), n.c.note_id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def flagged_notes(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest notes that CN-X1 screening flagged, for compliance."""
+    n = d.notes
+    rows = conn.execute(
+        select(n.c.note_id, n.c.borrower_id, n.c.author, n.c.body, n.c.created_at, n.c.flagged)
+        .where(n.c.flagged.is_not(None))
         .order_by(n.c.created_at.desc(), n.c.note_id.desc())
         .limit(limit)
     )
@@ -352,13 +365,29 @@ def add_note(
     if len(body) > 4000:
         raise ValidationError([Issue("note", None, "body", "at most 4000 characters")])
     _loan_of(conn, borrower_id, loan_id)
+    # CN-X1: a note with prohibited language is kept (it is what was written) and flagged
+    # to compliance with the lexicon's categories and version.
+    hits = screen_text(body, DEFAULT_LEXICON)
+    flagged = " ".join(sorted({h.category.value for h in hits})) or None
     result = conn.execute(
         insert(d.notes).values(
-            borrower_id=borrower_id, loan_id=loan_id, author=actor.name, body=body, created_at=now
+            borrower_id=borrower_id,
+            loan_id=loan_id,
+            author=actor.name,
+            body=body,
+            created_at=now,
+            flagged=flagged,
         )
     )
     note_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-    record(conn, actor, "add_note", "borrower", borrower_id, now, detail={"note_id": note_id})
+    detail: dict[str, Any] = {"note_id": note_id}
+    if hits:
+        detail |= {
+            "flagged": flagged,
+            "terms": sorted({h.term for h in hits}),
+            "lexicon": DEFAULT_LEXICON.version,
+        }
+    record(conn, actor, "add_note", "borrower", borrower_id, now, detail=detail)
     return note_id
 
 

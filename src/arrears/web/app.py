@@ -202,6 +202,7 @@ def web_app(app: App) -> FastAPI:
             lender_timezone=s.lender_timezone,
             cookie_secure=s.cookie_secure,
             products=app.products(),
+            compliance_pack=s.compliance_pack,
         )
     )
 

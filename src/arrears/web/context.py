@@ -69,6 +69,7 @@ class WebContext:
     # Requests served at once per process (pages and API calls run in worker threads; more
     # threads than this only queue for the GIL and the database pool).
     threads: int = 8
+    compliance_pack: str = "CN"  # the rule pack every contact passes (CN or US)
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES),

@@ -13,7 +13,10 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine, func, select
 
 from arrears.adapters.db import desk_tables as d
-from fixtures.web import ROLES_USERS, csrf_of, logged_in
+from arrears.domain.compliance import cn_pack
+from arrears.domain.people import Actor, Role
+from arrears.services.contact_gate import check_call
+from fixtures.web import ROLES_USERS, FixedClock, csrf_of, logged_in
 
 ANYONE = "anyone"
 OWNER_TEAM = {"collector1", "field1"}  # collector1's team (催收一组)
@@ -30,11 +33,14 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/accounts/{borrower_id}/unmask"): OWNER_TEAM | READ_ALL,
     ("POST", "/accounts/{borrower_id}/notes"): OWNER_TEAM | {"manager"},
     ("POST", "/accounts/{borrower_id}/contacts"): OWNER_TEAM | {"manager"},
+    ("POST", "/accounts/{borrower_id}/call-check"): OWNER_TEAM | {"manager"},
     ("GET", "/portfolio"): {"manager"},
     ("GET", "/assignments"): {"manager"},
     ("POST", "/assignments/rule"): {"manager"},
     ("POST", "/assignments/manual"): {"manager"},
     ("GET", "/audit"): {"compliance", "admin"},
+    ("GET", "/compliance"): {"compliance"},
+    ("GET", "/compliance/decisions/{decision_id}"): {"compliance"},
     ("GET", "/audit.csv"): {"compliance", "admin"},
     ("GET", "/admin/users"): {"admin"},
     ("POST", "/admin/users"): {"admin"},
@@ -79,7 +85,18 @@ def _ids(engine: Engine) -> dict[str, str]:
         ).scalar_one()
         user_id = conn.execute(select(u.c.user_id).where(u.c.username == "collector2")).scalar_one()
         token_id = conn.execute(select(func.max(d.api_tokens.c.token_id))).scalar()
-    return {"borrower_id": account, "user_id": str(user_id), "token_id": str(token_id or 1)}
+    with engine.begin() as conn:  # a decision of the gate for the compliance pages to show
+        collector = conn.execute(select(u).where(u.c.username == "collector1")).one()
+        person = Actor(
+            collector.username, Role(collector.role), collector.user_id, collector.team_id
+        )
+        answer = check_call(conn, person, account, FixedClock().now(), cn_pack(), "Asia/Shanghai")
+    return {
+        "borrower_id": account,
+        "user_id": str(user_id),
+        "token_id": str(token_id or 1),
+        "decision_id": str(answer.decision_id),
+    }
 
 
 def _expected(method: str, path: str, user: str) -> str:

@@ -130,6 +130,8 @@ notes = Table(
     Column("author", String(64), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # CN-X1 screening: the lexicon categories the note hit (space separated), for compliance.
+    Column("flagged", String(200)),
     Index("ix_notes_borrower_id_created_at", "borrower_id", "created_at"),
 )
 

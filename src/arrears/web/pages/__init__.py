@@ -8,6 +8,13 @@ __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
-    from arrears.web.pages import admin, audit, auth, desk, portfolio
+    from arrears.web.pages import admin, audit, auth, compliance, desk, portfolio
 
-    return [auth.router, desk.router, portfolio.router, audit.router, admin.router]
+    return [
+        auth.router,
+        desk.router,
+        portfolio.router,
+        audit.router,
+        compliance.router,
+        admin.router,
+    ]

@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from arrears.domain.compliance import pack_by_id
 from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Forbidden, Issue, ValidationError
 from arrears.domain.people import Permission, may
 from arrears.services import desk
 from arrears.services.access import fetch_borrower
 from arrears.services.auth import Session
+from arrears.services.contact_gate import GateAnswer, check_call
 from arrears.web.charts import line_chart
 from arrears.web.context import check_csrf, client_of, lang_of, render, require, web
 
@@ -76,6 +78,7 @@ def _account_page(
     unmask_reason: str | None = None,
     status_code: int = 200,
     errors: list[Issue] | None = None,
+    gate: GateAnswer | None = None,
 ) -> Response:
     session = _read_permission(request)
     ctx = web(request)
@@ -121,6 +124,7 @@ def _account_page(
         channels=list(Channel),
         reasons=list(DelinquencyReason),
         errors=errors or [],
+        gate=gate,
     )
 
 
@@ -136,6 +140,25 @@ async def unmask(request: Request, borrower_id: str) -> Response:
     form = await request.form()
     check_csrf(session, form)
     return _account_page(request, borrower_id, unmask_reason=str(form.get("reason", "")))
+
+
+@router.post("/accounts/{borrower_id}/call-check")
+async def call_check(request: Request, borrower_id: str) -> Response:
+    """A collector is about to call: the gate decides (and the decision is kept)."""
+    session = require(request, Permission.LOG_CONTACTS)
+    form = await request.form()
+    check_csrf(session, form)
+    ctx = web(request)
+    with ctx.engine.begin() as conn:
+        answer = check_call(
+            conn,
+            session.user.actor(),
+            borrower_id,
+            ctx.clock.now(),
+            pack_by_id(ctx.compliance_pack),
+            ctx.lender_timezone,
+        )
+    return _account_page(request, borrower_id, gate=answer)
 
 
 @router.post("/accounts/{borrower_id}/notes")

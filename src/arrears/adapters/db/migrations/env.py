@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+import arrears.adapters.db.compliance_tables
 import arrears.adapters.db.desk_tables  # noqa: F401 - registers the desk tables
 from arrears.adapters.db.tables import metadata
 
