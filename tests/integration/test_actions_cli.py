@@ -120,3 +120,47 @@ def test_cli_reports_a_bad_strategy_with_its_line(
     )
     assert res.exit_code == 2
     assert "bad.yaml:5" in res.output and "segments[0].steps[0].offset" in res.output
+
+
+def test_the_batch_honours_account_events_and_past_calls(demo: Engine) -> None:
+    """A cease request blocks every contact of that account (CN-H2); unanswered calls to the
+    borrower's own number count toward CN-F1 for a call task proposed the same day."""
+    from arrears.adapters.db import compliance_tables as ct
+
+    first = propose_actions(demo, AS_OF, load_arms(), "Asia/Shanghai").proposals.to_pylist()
+    contacted = sorted({r["borrower_id"] for r in first if r["channel"] is not None})
+    assert contacted, "the demo book should propose contacts"
+    ceased = contacted[0]
+    calls = [r["borrower_id"] for r in first if r["channel"] == "call" and r["allowed"]]
+    assert calls, "the demo book should propose call tasks"
+    busy = next(b for b in calls if b != ceased)
+    moment = datetime(2026, 11, 20, tzinfo=UTC)
+    with demo.begin() as conn:
+        conn.execute(
+            sa.insert(ct.account_events).values(
+                borrower_id=ceased,
+                kind="cease",
+                at=moment,
+                recorded_by="compliance",
+                created_at=moment,
+            )
+        )
+        for k in range(6):  # six unanswered calls today (Shanghai) to the borrower's phone
+            at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC) + timedelta(minutes=10 * k)
+            conn.execute(
+                sa.insert(d.contact_attempts).values(
+                    borrower_id=busy,
+                    channel="phone",
+                    answered=False,
+                    right_party=False,
+                    outcome="no_answer",
+                    recorded_by="collector1",
+                    at=at,
+                    created_at=at,
+                )
+            )
+    again = propose_actions(demo, AS_OF, load_arms(), "Asia/Shanghai").proposals.to_pylist()
+    mine = [r for r in again if r["borrower_id"] == ceased and r["channel"] is not None]
+    assert mine and all(not r["allowed"] and "CN-H2" in r["blocked_by"] for r in mine)
+    theirs = [r for r in again if r["borrower_id"] == busy and r["channel"] == "call"]
+    assert theirs and all(not r["allowed"] and "CN-F1" in r["blocked_by"] for r in theirs)

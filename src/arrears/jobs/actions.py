@@ -30,20 +30,14 @@ from sqlalchemy.engine import Connection, Engine
 from arrears.adapters.db.desk_tables import contact_attempts
 from arrears.adapters.db.tables import borrowers, loans, payments
 from arrears.domain.compliance import (
-    Actor,
-    ActorKind,
-    Channel,
     HistoryEntry,
-    Outcome,
-    PastAttempt,
-    Target,
-    TargetKind,
 )
-from arrears.domain.contacts import ANSWERED_OUTCOMES, ContactOutcome
+from arrears.domain.contacts import ContactOutcome
 from arrears.domain.products import ProductSettings
 from arrears.domain.strategy import Arm
 from arrears.engine.strategy import conform_features, evaluate_strategy
 from arrears.jobs.cycle import status_from_store
+from arrears.services.contact_gate import events_by_borrower, past_attempt
 from arrears.services.strategy_gate import Decide, compliance_decider, gate_table
 
 __all__ = ["ActionsResult", "propose_actions", "read_features"]
@@ -80,7 +74,17 @@ def _contacts(conn: Connection, cutoff: datetime) -> list[tuple[Any, ...]]:
     return [
         tuple(r)
         for r in conn.execute(
-            sa.select(c.borrower_id, c.at, c.attempt_id, c.outcome, c.right_party, c.next_action_on)
+            sa.select(
+                c.borrower_id,
+                c.at,
+                c.attempt_id,
+                c.outcome,
+                c.right_party,
+                c.next_action_on,
+                c.channel,
+                c.answered,
+                c.recorded_by,
+            )
             .where(c.at < cutoff)
             .order_by(c.borrower_id, c.at, c.attempt_id)
         )
@@ -103,19 +107,25 @@ def _payment_days(conn: Connection, ids: Sequence[str], as_of: date) -> pa.Table
 
 
 def _contact_features(
-    conn: Connection, as_of: date, lender_tz: str
+    conn: Connection, as_of: date, lender_tz: str, phones: Mapping[str, str | None]
 ) -> tuple[pa.Table, dict[str, list[HistoryEntry]]]:
-    """Per borrower with contacts: last outcome, days since RPC, promise; and gate history."""
+    """Per borrower with contacts: last outcome, days since RPC, promise; and gate history
+    (the contact attempts and the account events before the end of the day)."""
     zone = ZoneInfo(lender_tz)
     last: dict[str, tuple[str, date | None, tuple[date, date] | None]] = {}
-    history: dict[str, list[HistoryEntry]] = {}
-    for b, at, _, outcome, rpc, promised in _contacts(conn, _end_of_day(as_of, lender_tz)):
+    cutoff = _end_of_day(as_of, lender_tz)
+    history: dict[str, list[HistoryEntry]] = {
+        b: list(events) for b, events in events_by_borrower(conn, cutoff).items()
+    }
+    for b, at, _, outcome, rpc, promised, channel, answered, by in _contacts(conn, cutoff):
         _, prev_rpc, promise = last.get(b, ("", None, None))
         day = _local_date(at, zone)
         if outcome == ContactOutcome.PROMISE_TO_PAY:
             promise = (day, promised or day)
         last[b] = (outcome, day if rpc else prev_rpc, promise)
-        history.setdefault(b, []).append(_past_attempt(at, outcome))
+        past = past_attempt(channel, bool(answered), outcome, by, at, phones.get(b), lender_tz)
+        if past is not None:
+            history.setdefault(b, []).append(past)
     ids = sorted(last)
     proms = [(b, p) for b in ids if (p := last[b][2]) is not None]
     promises = pa.table(
@@ -136,18 +146,6 @@ def _contact_features(
         }
     )
     return base.join(status, "borrower_id", join_type="left outer"), history
-
-
-def _past_attempt(at: datetime, outcome: str) -> PastAttempt:
-    channel = Channel.CALL  # the desk records calls; its own channel names differ from the gate's
-    answered = outcome in {o.value for o in ANSWERED_OUTCOMES}
-    return PastAttempt(
-        channel=channel,
-        target=Target(TargetKind.BORROWER, "borrower"),
-        at=at,
-        outcome=Outcome.ANSWERED if answered else Outcome.UNANSWERED,
-        actor=Actor(ActorKind.COLLECTOR),
-    )
 
 
 def _promise_status(promises: pa.Table, paid: pa.Table, as_of: date) -> pa.Table:
@@ -191,7 +189,7 @@ def read_features(
         }
     )
     phones = {r[0]: r[2] for r in rows}
-    contacts, history = _contact_features(conn, as_of, lender_tz)
+    contacts, history = _contact_features(conn, as_of, lender_tz, phones)
     joined = people.join(contacts, "borrower_id", join_type="left outer")
     return conform_features(joined), history, phones
 

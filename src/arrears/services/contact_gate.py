@@ -41,7 +41,15 @@ from arrears.domain.contacts import ANSWERED_OUTCOMES, ContactOutcome
 from arrears.domain.people import Actor as Person
 from arrears.services.access import check_account
 
-__all__ = ["GateAnswer", "check_call", "history_of", "record_decision"]
+__all__ = [
+    "GateAnswer",
+    "check_call",
+    "events_by_borrower",
+    "history_of",
+    "past_attempt",
+    "record_decision",
+    "state_event",
+]
 
 # The desk's contact channels as the gate names them.
 _CHANNELS = {
@@ -82,26 +90,53 @@ def history_of(
             c.c.borrower_id == borrower_id
         )
     ):
-        channel = _CHANNELS.get(r.channel)
-        if channel is None:
-            continue
-        out.append(
-            PastAttempt(
-                channel=channel,
-                target=Target(TargetKind.BORROWER, phone or "", timezone=zone),
-                at=r.at,
-                outcome=_outcome(bool(r.answered), r.outcome),
-                actor=_actor_of(r.recorded_by),
-                purpose=Purpose.COLLECTION,
-            )
+        past = past_attempt(
+            r.channel, bool(r.answered), r.outcome, r.recorded_by, r.at, phone, zone
         )
+        if past is not None:
+            out.append(past)
     out.extend(
-        _event(r._mapping) for r in conn.execute(select(e).where(e.c.borrower_id == borrower_id))
+        state_event(r._mapping)
+        for r in conn.execute(select(e).where(e.c.borrower_id == borrower_id))
     )
     return out
 
 
-def _event(m: Any) -> StateEvent:
+def past_attempt(
+    channel: str,
+    answered: bool,
+    outcome: str,
+    recorded_by: str,
+    at: datetime,
+    phone: str | None,
+    zone: str | None,
+) -> PastAttempt | None:
+    """A desk contact attempt as the gate reads it (None for a channel the gate does not
+    count). Desk attempts were made to the borrower's phone."""
+    gate_channel = _CHANNELS.get(channel)
+    if gate_channel is None:
+        return None
+    return PastAttempt(
+        channel=gate_channel,
+        target=Target(TargetKind.BORROWER, phone or "", timezone=zone),
+        at=at,
+        outcome=_outcome(answered, outcome),
+        actor=_actor_of(recorded_by),
+        purpose=Purpose.COLLECTION,
+    )
+
+
+def events_by_borrower(conn: Connection, before: datetime) -> dict[str, list[StateEvent]]:
+    """Every account's state events that took effect before ``before`` (for the daily batch)."""
+    e = ct.account_events
+    out: dict[str, list[StateEvent]] = {}
+    for r in conn.execute(select(e).where(e.c.at < before)):
+        out.setdefault(r.borrower_id, []).append(state_event(r._mapping))
+    return out
+
+
+def state_event(m: Any) -> StateEvent:
+    """An ``account_events`` row as the gate reads it."""
     window = (
         ClockWindow(m["window_start"], m["window_end"])
         if isinstance(m["window_start"], time) and isinstance(m["window_end"], time)
