@@ -121,7 +121,61 @@ def bench_strategy(
     bench_main(loans=loans, workdir=workdir, console=out, gate=gate)
 
 
+def experiment(
+    date_from: Annotated[str, typer.Option("--from", help="First cycle date YYYY-MM-DD")],
+    date_to: Annotated[str, typer.Option("--to", help="Last cycle date YYYY-MM-DD")],
+    strategy: Annotated[
+        Path | None, typer.Option("--strategy", help="Strategy YAML (default: default_cn)")
+    ] = None,
+) -> None:
+    """Champion / challenger: each arm's cure rate, roll rate, amount collected and contacts
+    per account between two cycle dates, with 95 % intervals."""
+    from arrears.bootstrap import build_app
+    from arrears.services.experiment import arm_report
+    from arrears.services.strategy_files import load_arms
+
+    app = build_app()
+    start, end = _day(date_from), _day(date_to)
+    with app.db().connect() as conn:
+        figures = arm_report(conn, load_arms(strategy), start, end, app.settings.lender_timezone)
+    table = Table(title=f"arms from {start} to {end}")
+    for col in (
+        "arm",
+        "strategy",
+        "accounts",
+        "cure rate",
+        "roll rate",
+        "collected/account",
+        "contacts/account",
+    ):
+        table.add_column(col, justify="left" if col in ("arm", "strategy") else "right")
+
+    def rate(i: Any) -> str:
+        return "–" if i is None else f"{i.value:.1%} [{i.low:.1%}, {i.high:.1%}]"
+
+    def money(i: Any) -> str:
+        return (
+            "–" if i is None else f"{i.value / 100:,.2f} [{i.low / 100:,.2f}, {i.high / 100:,.2f}]"
+        )
+
+    def count(i: Any) -> str:
+        return "–" if i is None else f"{i.value:.2f} [{i.low:.2f}, {i.high:.2f}]"
+
+    for f in figures:
+        table.add_row(
+            f.arm,
+            f.strategy,
+            str(f.accounts),
+            rate(f.cure_rate),
+            rate(f.roll_rate),
+            money(f.collected_per_account),
+            count(f.contacts_per_account),
+        )
+    out.print(table)
+
+
 def register(cli: typer.Typer, bench_cli: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
-    """Add ``actions`` and ``bench strategy`` to the command line."""
+    """Add ``actions``, ``experiment`` and ``bench strategy`` to the command line."""
     cli.command("actions")(user_errors(actions))
+    cli.command("experiment")(user_errors(experiment))
     bench_cli.command("strategy")(user_errors(bench_strategy))
