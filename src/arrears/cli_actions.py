@@ -49,7 +49,14 @@ def actions(
         err.print("[bold red]error:[/] only --dry-run is available: the outbox sends actions")
         raise typer.Exit(2)
     day = _day(as_of) if as_of else app.clock.today()
-    arms = load_arms(strategy)
+    if strategy is None:  # the strategy saved in the app, else the shipped default
+        from arrears.services.strategy_store import active_arms
+
+        with app.db().connect() as conn:
+            arms, source = active_arms(conn)
+        out.print(f"strategy: {source}")
+    else:
+        arms = load_arms(strategy)
     result = propose_actions(
         app.db(), day, arms, app.settings.lender_timezone, app.products(), gate=gate, gap=gap
     )
@@ -137,7 +144,13 @@ def experiment(
     app = build_app()
     start, end = _day(date_from), _day(date_to)
     with app.db().connect() as conn:
-        figures = arm_report(conn, load_arms(strategy), start, end, app.settings.lender_timezone)
+        if strategy is None:
+            from arrears.services.strategy_store import active_arms
+
+            arms, _ = active_arms(conn)
+        else:
+            arms = load_arms(strategy)
+        figures = arm_report(conn, arms, start, end, app.settings.lender_timezone)
     table = Table(title=f"arms from {start} to {end}")
     for col in (
         "arm",

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     LOG_CONTACTS = "log_contacts"
     VIEW_PORTFOLIO = "view_portfolio"
     ASSIGN_ACCOUNTS = "assign_accounts"
+    EDIT_STRATEGY = "edit_strategy"
     READ_AUDIT = "read_audit"
     REVIEW_COMPLIANCE = "review_compliance"  # the gate's decisions, flagged notes
     MANAGE_USERS = "manage_users"
@@ -70,6 +71,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LOG_CONTACTS,
             Permission.VIEW_PORTFOLIO,
             Permission.ASSIGN_ACCOUNTS,
+            Permission.EDIT_STRATEGY,
         }
     ),
     Role.COMPLIANCE: frozenset(

@@ -4,12 +4,24 @@ closed by a ``dispute_closed`` event, never by changing the ``dispute_opened`` r
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, Time
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from arrears.adapters.db.tables import ID, UTCDateTime, metadata
 
-__all__ = ["account_events", "gate_decisions"]
+__all__ = ["account_events", "gate_decisions", "strategy_versions"]
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 
@@ -56,4 +68,18 @@ gate_decisions = Table(  # append-only (a trigger refuses UPDATE and DELETE on P
     Column("attempt", _JSON, nullable=False),  # as `arrears compliance explain` reads it
     Index("ix_gate_decisions_borrower_id", "borrower_id"),
     Index("ix_gate_decisions_decided_at", "decided_at"),
+)
+
+
+strategy_versions = Table(  # append-only: saving a strategy adds a version; the newest runs
+    "strategy_versions",
+    metadata,
+    Column("version_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("body", Text, nullable=False),  # the YAML document as saved
+    Column("note", Text),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("name", "version"),
 )

@@ -8,12 +8,13 @@ __all__ = ["routers"]
 
 
 def routers() -> list[APIRouter]:
-    from arrears.web.pages import admin, audit, auth, compliance, desk, portfolio
+    from arrears.web.pages import admin, audit, auth, compliance, desk, portfolio, strategy
 
     return [
         auth.router,
         desk.router,
         portfolio.router,
+        strategy.router,
         audit.router,
         compliance.router,
         admin.router,
