@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 import arrears.adapters.db.compliance_tables
-import arrears.adapters.db.desk_tables  # noqa: F401 - registers the desk tables
+import arrears.adapters.db.desk_tables
+import arrears.adapters.db.messaging_tables  # noqa: F401 - registers the outbox
 from arrears.adapters.db.tables import metadata
 
 
