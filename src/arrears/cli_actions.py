@@ -25,7 +25,12 @@ def actions(
         str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today)")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Propose only (nothing is sent or stored)")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Propose only (nothing stored); without it, decisions are kept and allowed "
+            "messages queued for arrears dispatch",
+        ),
     ] = False,
     strategy: Annotated[
         Path | None, typer.Option("--strategy", help="Strategy YAML (default: default_cn)")
@@ -45,9 +50,6 @@ def actions(
     from arrears.services.strategy_files import load_arms
 
     app = build_app()
-    if not dry_run:
-        err.print("[bold red]error:[/] only --dry-run is available: the outbox sends actions")
-        raise typer.Exit(2)
     day = _day(as_of) if as_of else app.clock.today()
     if strategy is None:  # the strategy saved in the app, else the shipped default
         from arrears.services.strategy_store import active_arms
@@ -57,6 +59,9 @@ def actions(
         out.print(f"strategy: {source}")
     else:
         arms = load_arms(strategy)
+    if not dry_run:
+        _send(app, day, arms, gap)
+        return
     result = propose_actions(
         app.db(), day, arms, app.settings.lender_timezone, app.products(), gate=gate, gap=gap
     )
@@ -64,6 +69,58 @@ def actions(
     if out_path is not None:
         _write(result.proposals, out_path)
         out.print(f"{result.proposals.num_rows} proposal(s) → {out_path}")
+
+
+def _send(app: Any, day: date, arms: Any, gap: int) -> None:
+    from arrears.domain.compliance import pack_by_id
+    from arrears.jobs.actions import run_actions
+    from arrears.services.action_sending import MessageTexts
+
+    s = app.settings
+    result, summary = run_actions(
+        app.db(),
+        day,
+        arms,
+        s.lender_timezone,
+        app.clock.now(),
+        pack_by_id(s.compliance_pack),
+        MessageTexts(s.lender_name, s.pay_how, s.object_how),
+        app.products(),
+        gap,
+    )
+    out.print(f"proposals for {day.isoformat()}: {result.proposals.num_rows}")
+    out.print(
+        f"contacts decided by the gate: {summary.decided} ({summary.blocked} blocked); "
+        f"messages queued: {summary.queued} (already queued: {summary.already_queued}); "
+        f"call tasks: {summary.call_tasks}; recorded only: {summary.recorded_only}"
+    )
+    for rule, n in sorted(summary.blocked_by.items(), key=lambda kv: (-kv[1], kv[0])):
+        out.print(f"  blocked by {rule}: {n}")
+    out.print("the dispatcher sends queued messages: arrears dispatch")
+
+
+def dispatch(
+    once: Annotated[bool, typer.Option("--once", help="One batch, then exit")] = False,
+    batch: Annotated[int, typer.Option(min=1, help="Messages per batch")] = 50,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between idle polls")] = 5.0,
+) -> None:
+    """Send queued messages (SMS, e-mail) with retries; several may run at once."""
+    import time as _time
+
+    from arrears.bootstrap import build_app, senders
+    from arrears.services.messaging import dispatch_batch
+
+    app = build_app()
+    configured = senders(app)
+    out.print(f"providers: {', '.join(sorted(configured)) or 'none configured'}")
+    while True:
+        result = dispatch_batch(app.db(), configured, app.clock.now, batch=batch)
+        if result.sent or result.retried or result.dead:
+            out.print(f"sent {result.sent}, retry later {result.retried}, dead {result.dead}")
+        if once:
+            return
+        if not (result.sent or result.retried or result.dead):
+            _time.sleep(interval)
 
 
 def _day(value: str) -> date:
@@ -191,4 +248,5 @@ def register(cli: typer.Typer, bench_cli: typer.Typer, user_errors: Callable[[An
     """Add ``actions``, ``experiment`` and ``bench strategy`` to the command line."""
     cli.command("actions")(user_errors(actions))
     cli.command("experiment")(user_errors(experiment))
+    cli.command("dispatch")(user_errors(dispatch))
     bench_cli.command("strategy")(user_errors(bench_strategy))

@@ -40,6 +40,25 @@ class Settings(BaseSettings):
         description="Send session cookies only over HTTPS (browsers also allow http://127.0.0.1)",
     )
     spark_master: str = "local[2]"
+    # What messages say about the lender (templates: services/message_templates.py).
+    lender_name: str = "贷款机构"
+    pay_how: str = "手机银行或任一网点"
+    object_how: str = "借款合同所列的客服热线"
+    # E-mail: an SMTP server (none: e-mails stay queued until one is set).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    # SMS: "http" (a generic signed gateway) or "aliyun"; none: SMS stay queued.
+    sms_provider: str | None = Field(default=None, pattern="^(http|aliyun)$")
+    sms_url: str | None = None  # the gateway's URL, or Aliyun's endpoint
+    sms_secret: str | None = None  # HMAC secret of the gateway (and of its receipts)
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: str | None = None
+    aliyun_sign_name: str | None = None
+    aliyun_template_code: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

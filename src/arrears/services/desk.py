@@ -22,6 +22,7 @@ from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import read_book
 from arrears.domain.compliance import DEFAULT_LEXICON, screen_text
+from arrears.domain.compliance.lexicon import X1_CATEGORIES
 from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Permission, may
@@ -367,7 +368,7 @@ def add_note(
     _loan_of(conn, borrower_id, loan_id)
     # CN-X1: a note with prohibited language is kept (it is what was written) and flagged
     # to compliance with the lexicon's categories and version.
-    hits = screen_text(body, DEFAULT_LEXICON)
+    hits = [h for h in screen_text(body, DEFAULT_LEXICON) if h.category in X1_CATEGORIES]
     flagged = " ".join(sorted({h.category.value for h in hits})) or None
     result = conn.execute(
         insert(d.notes).values(

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from arrears.domain.compliance import DEFAULT_LEXICON, screen_text
+from arrears.domain.compliance.lexicon import X1_CATEGORIES
 from arrears.domain.errors import Issue, ValidationError
 
 __all__ = ["TEMPLATES", "Rendered", "check_template", "render_message"]
@@ -29,12 +30,12 @@ OPT_OUT_PACKS = frozenset({"US"})  # US-E1: every email and text carries an opt-
 
 _PAY = "{{ pay_how }}"
 TEMPLATES: dict[tuple[str, str], tuple[str | None, str]] = {
-    ("sms_pre_due_d", "zh_CN"): (
+    ("sms_pre_due_d3", "zh_CN"): (
         None,
         "【{{ lender }}】{{ name }}您好，您的借款将于{{ due_date }}到期，应还{{ amount }}。"
         "还款方式：" + _PAY + "。{{ opt_out }}",
     ),
-    ("sms_pre_due_d", "en"): (
+    ("sms_pre_due_d3", "en"): (
         None,
         "[{{ lender }}] Dear {{ name }}, {{ amount }} is due on {{ due_date }}. "
         "To pay: " + _PAY + ". {{ opt_out }}",
@@ -51,12 +52,12 @@ TEMPLATES: dict[tuple[str, str], tuple[str | None, str]] = {
         + _PAY
         + ". {{ opt_out }}",
     ),
-    ("sms_overdue_d", "zh_CN"): (
+    ("sms_overdue_d1", "zh_CN"): (
         None,
         "【{{ lender }}】{{ name }}您好，您的借款已逾期{{ days }}天，当前应还{{ amount }}。"
         "请尽快还款：" + _PAY + "。如有异议请联系：{{ object_how }}。{{ opt_out }}",
     ),
-    ("sms_overdue_d", "en"): (
+    ("sms_overdue_d1", "en"): (
         None,
         "[{{ lender }}] Dear {{ name }}, your loan is {{ days }} days past due; {{ amount }} is "
         "due now. To pay: " + _PAY + ". To dispute: {{ object_how }}. {{ opt_out }}",
@@ -103,6 +104,7 @@ def check_template(channel: str, body: str, pack: str = "CN") -> list[Issue]:
     issues.extend(
         Issue("template", None, "text", f"CN-X1: prohibited language ({h.category}: {h.term})")
         for h in screen_text(body, DEFAULT_LEXICON)
+        if h.category in X1_CATEGORIES
     )
     return issues
 

@@ -1,0 +1,191 @@
+"""From the day's proposals to contacts: each contact proposal is decided by the gate at the
+moment it would go out, the decision is kept, and what is allowed is queued in the same
+transaction — SMS and e-mail as outbox messages, call tasks as today's next action on the
+collector's queue. Letters, door visits and agency hand-overs are recorded as decisions only
+(their channels come with later work).
+
+Messages go out at ``send_at`` local time on the business date (10:00 by default), or at once
+when the run is later than that. Running the same day again queues nothing twice: each
+message's key is ``date:borrower:action:template``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+from sqlalchemy import Connection, func, select, update
+
+from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import tables as t
+from arrears.domain.compliance import (
+    Actor,
+    ActorKind,
+    Attempt,
+    Channel,
+    HistoryEntry,
+    Pack,
+    Purpose,
+    Target,
+    TargetKind,
+    decide,
+)
+from arrears.services.contact_gate import record_decision
+from arrears.services.message_templates import render_message
+from arrears.services.messaging import enqueue
+
+__all__ = ["MessageTexts", "SendSummary", "send_actions"]
+
+_HUMAN = frozenset({Channel.CALL, Channel.VISIT})
+_MESSAGES = frozenset({"sms", "email"})
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTexts:
+    lender: str
+    pay_how: str
+    object_how: str
+
+
+@dataclass
+class SendSummary:
+    decided: int = 0
+    blocked: int = 0
+    queued: int = 0
+    already_queued: int = 0
+    call_tasks: int = 0
+    recorded_only: int = 0
+    blocked_by: dict[str, int] = field(default_factory=dict)
+
+
+def _people(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
+    b = t.borrowers
+    out: dict[str, Any] = {}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        for r in conn.execute(
+            select(b.c.borrower_id, b.c.name, b.c.phone, b.c.email, b.c.country).where(
+                b.c.borrower_id.in_(chunk)
+            )
+        ):
+            out[r.borrower_id] = r
+    return out
+
+
+def _amounts(status: pa.Table) -> dict[str, tuple[int, int, date | None]]:
+    """borrower → (due now, next due amount, next due date) over the unpaid loans."""
+    out: dict[str, tuple[int, int, date | None]] = {}
+    cols = status.select(
+        ["borrower_id", "total_due_now", "next_due_amount", "next_due_date", "paid_off"]
+    ).to_pylist()
+    for r in cols:
+        if r["paid_off"]:
+            continue
+        due, nxt, when = out.get(r["borrower_id"], (0, 0, None))
+        nd = r["next_due_date"]
+        if nd is not None and (when is None or nd < when):
+            when, nxt = nd, int(r["next_due_amount"] or 0)
+        out[r["borrower_id"]] = (due + int(r["total_due_now"] or 0), nxt, when)
+    return out
+
+
+def _money(minor: int, locale: str) -> str:
+    value = Decimal(minor).scaleb(-2)
+    return f"¥{value:,.2f}" if locale == "zh_CN" else f"CNY {value:,.2f}"
+
+
+def send_actions(
+    conn: Connection,
+    proposals: pa.Table,
+    status: pa.Table,
+    history: Mapping[str, Sequence[HistoryEntry]],
+    as_of: date,
+    now: datetime,
+    lender_tz: str,
+    pack: Pack,
+    texts: MessageTexts,
+    send_at: time = time(10, 0),
+) -> SendSummary:
+    """Decide, record and queue the day's contact proposals (in the caller's transaction)."""
+    zone = ZoneInfo(lender_tz)
+    planned = max(now, datetime.combine(as_of, send_at, zone))
+    rows = [r for r in proposals.to_pylist() if r["channel"] is not None]
+    people = _people(conn, sorted({r["borrower_id"] for r in rows}))
+    amounts = _amounts(status)
+    summary = SendSummary()
+    for p in rows:
+        borrower = p["borrower_id"]
+        person = people.get(borrower)
+        channel = Channel(p["channel"])
+        address = (person.email if channel is Channel.EMAIL else person.phone) if person else None
+        attempt = Attempt(
+            pack=pack.pack_id,
+            channel=channel,
+            purpose=Purpose(p["purpose"]),
+            target=Target(TargetKind.BORROWER, address or "", timezone=lender_tz),
+            at=planned,
+            actor=Actor(ActorKind.COLLECTOR if channel in _HUMAN else ActorKind.SYSTEM),
+        )
+        decision = decide(attempt, history.get(borrower, ()), pack)
+        decision_id = record_decision(conn, decision, attempt, borrower, now)
+        summary.decided += 1
+        if not decision.allowed:
+            summary.blocked += 1
+            for rule in decision.blocked_by:
+                summary.blocked_by[rule] = summary.blocked_by.get(rule, 0) + 1
+            continue
+        if p["channel"] in _MESSAGES and address and person is not None:
+            locale = "zh_CN" if (person.country or "CN") == "CN" else "en"
+            due, nxt, when = amounts.get(borrower, (0, 0, None))
+            message = render_message(
+                p["template"],
+                locale,
+                {
+                    "name": person.name or "",
+                    "lender": texts.lender,
+                    "amount": _money(due or nxt, locale),
+                    "due_date": when.isoformat() if when else "",
+                    "days": p["dpd"],
+                    "pay_how": texts.pay_how,
+                    "object_how": texts.object_how,
+                    "opt_out": "" if pack.pack_id == "CN" else "Reply STOP to opt out.",
+                },
+            )
+            queued = enqueue(
+                conn,
+                key=f"{as_of}:{borrower}:{p['action']}:{p['template']}",
+                channel=p["channel"],
+                recipient=address,
+                locale=locale,
+                template=p["template"],
+                subject=message.subject,
+                body=message.body,
+                now=planned,
+                borrower_id=borrower,
+                loan_id=p["loan_id"],
+                decision_id=decision_id,
+            )
+            if queued is None:
+                summary.already_queued += 1
+            else:
+                summary.queued += 1
+        elif channel is Channel.CALL:
+            a = d.account_assignments
+            conn.execute(
+                update(a)
+                .where(a.c.borrower_id == borrower)
+                .values(next_action_on=func.coalesce(func.min(a.c.next_action_on, as_of), as_of))
+                if conn.dialect.name == "sqlite"
+                else update(a)
+                .where(a.c.borrower_id == borrower)
+                .values(next_action_on=func.least(func.coalesce(a.c.next_action_on, as_of), as_of))
+            )
+            summary.call_tasks += 1
+        else:
+            summary.recorded_only += 1
+    return summary
