@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +35,7 @@ __all__ = [
     "apply_receipt",
     "dispatch_batch",
     "enqueue",
+    "verify_signature",
 ]
 
 BACKOFF = (
@@ -188,6 +191,12 @@ def dispatch_batch(
             )
         sent += 1
     return DispatchResult(sent, retried, dead)
+
+
+def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
+    """The gateway's HMAC-SHA256 (hex) of ``body`` with the shared secret."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signature is not None and hmac.compare_digest(expected, signature)
 
 
 def apply_receipt(

@@ -203,6 +203,7 @@ def web_app(app: App) -> FastAPI:
             cookie_secure=s.cookie_secure,
             products=app.products(),
             compliance_pack=s.compliance_pack,
+            sms_secret=s.sms_secret,
         )
     )
 

@@ -70,6 +70,7 @@ class WebContext:
     # threads than this only queue for the GIL and the database pool).
     threads: int = 8
     compliance_pack: str = "CN"  # the rule pack every contact passes (CN or US)
+    sms_secret: str | None = None  # the SMS gateway's HMAC secret (its delivery receipts)
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES),

@@ -226,3 +226,46 @@ def test_email_over_smtp_with_a_chinese_subject(store: Engine) -> None:
     assert str(make_header(decode_header(mail["Subject"]))) == "还款提醒：您的借款已逾期"
     assert "¥1,234.56" in mail.get_payload(decode=True).decode("utf-8")
     assert mail["Message-ID"] == sender.message_id("email:1")
+
+
+def test_signed_receipts_through_the_webhook(store: Engine, gateway: Gateway) -> None:
+    from fastapi.testclient import TestClient
+
+    from arrears.adapters.senders.http_sms import sign
+    from arrears.web.app import create_app
+    from arrears.web.context import WebContext
+    from fixtures.web import FixedClock
+
+    _queue_sms(store, 1)
+    dispatch_batch(store, {"sms": HttpSmsSender(gateway.url, SECRET)}, Clock())
+    pid = gateway.accepted["sms:0"]
+    app = create_app(
+        WebContext(
+            engine=store,
+            clock=FixedClock(),
+            default_locale="en",
+            lender_timezone="Asia/Shanghai",
+            cookie_secure=True,
+            sms_secret=SECRET,
+        )
+    )
+    client = TestClient(app, base_url="https://testserver")
+    body = json.dumps({"id": pid, "status": "delivered", "at": "2026-11-28T10:01:00+08:00"})
+    forged = client.post(
+        "/api/v1/webhooks/sms", content=body, headers={"X-Signature": sign("wrong", body.encode())}
+    )
+    assert forged.status_code == 401
+    assert _statuses(store)["sms:0"] == "sent"
+    good = {"X-Signature": sign(SECRET, body.encode()), "Content-Type": "application/json"}
+    first = client.post("/api/v1/webhooks/sms", content=body, headers=good)
+    assert first.status_code == 200 and first.json() == {"applied": True}
+    assert _statuses(store)["sms:0"] == "delivered"
+    repeat = client.post("/api/v1/webhooks/sms", content=body, headers=good)
+    assert repeat.json() == {"applied": False}
+    bad = b'{"id": "x"}'
+    assert (
+        client.post(
+            "/api/v1/webhooks/sms", content=bad, headers={"X-Signature": sign(SECRET, bad)}
+        ).status_code
+        == 422
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from arrears.web.api import imports, reads, writes
+from arrears.web.api import imports, reads, webhooks, writes
 
 __all__ = ["router"]
 
@@ -19,3 +19,4 @@ router = APIRouter()
 router.include_router(reads.router)
 router.include_router(writes.router)
 router.include_router(imports.router)
+router.include_router(webhooks.router)
