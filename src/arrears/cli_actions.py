@@ -103,9 +103,13 @@ def dispatch(
     once: Annotated[bool, typer.Option("--once", help="One batch, then exit")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Messages per batch")] = 50,
     interval: Annotated[float, typer.Option(min=0.1, help="Seconds between idle polls")] = 5.0,
+    lease: Annotated[
+        float, typer.Option(min=1, help="Seconds a claimed message is held (crash recovery)")
+    ] = 300.0,
 ) -> None:
     """Send queued messages (SMS, e-mail) with retries; several may run at once."""
     import time as _time
+    from datetime import timedelta
 
     from arrears.bootstrap import build_app, senders
     from arrears.services.messaging import dispatch_batch
@@ -114,7 +118,9 @@ def dispatch(
     configured = senders(app)
     out.print(f"providers: {', '.join(sorted(configured)) or 'none configured'}")
     while True:
-        result = dispatch_batch(app.db(), configured, app.clock.now, batch=batch)
+        result = dispatch_batch(
+            app.db(), configured, app.clock.now, batch=batch, lease=timedelta(seconds=lease)
+        )
         if result.sent or result.retried or result.dead:
             out.print(f"sent {result.sent}, retry later {result.retried}, dead {result.dead}")
         if once:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -33,12 +34,15 @@ class Gateway:
         self.requests: list[str] = []  # keys, every request that reached it
         self.accepted: dict[str, str] = {}  # key → provider id
         self.fail_next: list[int] = []  # HTTP statuses to answer before succeeding
+        self.delay = 0.0  # seconds each request takes
         self.lock = threading.Lock()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if gateway.delay:
+                    time.sleep(gateway.delay)
                 key = self.headers.get("Idempotency-Key", "")
                 with gateway.lock:
                     gateway.requests.append(key)
