@@ -9,6 +9,7 @@ way). Accounts a user may not see are answered exactly like accounts that do not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -193,3 +194,56 @@ def account_labels(
         )
     )
     return {r.borrower_id: (mask_name(r.name), r.city) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """Where a contact goes: what a message or a call needs, unmasked, for sending only."""
+
+    borrower_id: str
+    name: str | None
+    phone: str | None
+    email: str | None
+    country: str | None
+
+
+def contact_points(
+    conn: Connection,
+    actor: Actor,
+    borrower_ids: Sequence[str] | None,
+    now: datetime,
+    purpose: str,
+) -> dict[str, ContactPoint]:
+    """The contact points of the accounts ``actor`` may address (all when ``borrower_ids`` is
+    None), to place a call or send a message — never to display. One audit row per call,
+    with the purpose and how many accounts were read."""
+    b = t.borrowers
+    q = select(b.c.borrower_id, b.c.name, b.c.phone, b.c.email, b.c.country).where(
+        visible_accounts(actor)
+    )
+    out: dict[str, ContactPoint] = {}
+    if borrower_ids is None:
+        out = {r.borrower_id: ContactPoint(*r) for r in conn.execute(q)}
+    else:
+        ids = list(dict.fromkeys(borrower_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            out |= {
+                r.borrower_id: ContactPoint(*r)
+                for r in conn.execute(q.where(b.c.borrower_id.in_(chunk)))
+            }
+    subject = next(iter(out)) if len(out) == 1 else None
+    record(
+        conn,
+        actor,
+        "read_contact_points",
+        "borrower",
+        subject,
+        now,
+        detail={"purpose": purpose, "accounts": len(out)},
+    )
+    return out
+
+
+# The daily batch as an actor: it addresses every account (strategy, gate, outbox).
+BATCH_ACTOR = Actor("system:daily-batch", None, scopes=frozenset({ApiScope.READ_ACCOUNTS}))

@@ -15,14 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, update
 
 from arrears.adapters.db import desk_tables as d
-from arrears.adapters.db import tables as t
 from arrears.domain.compliance import (
     Actor,
     ActorKind,
@@ -35,6 +33,7 @@ from arrears.domain.compliance import (
     TargetKind,
     decide,
 )
+from arrears.services.access import BATCH_ACTOR, contact_points
 from arrears.services.contact_gate import record_decision
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
@@ -61,20 +60,6 @@ class SendSummary:
     call_tasks: int = 0
     recorded_only: int = 0
     blocked_by: dict[str, int] = field(default_factory=dict)
-
-
-def _people(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
-    b = t.borrowers
-    out: dict[str, Any] = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start : start + 500])
-        for r in conn.execute(
-            select(b.c.borrower_id, b.c.name, b.c.phone, b.c.email, b.c.country).where(
-                b.c.borrower_id.in_(chunk)
-            )
-        ):
-            out[r.borrower_id] = r
-    return out
 
 
 def _amounts(status: pa.Table) -> dict[str, tuple[int, int, date | None]]:
@@ -115,7 +100,9 @@ def send_actions(
     zone = ZoneInfo(lender_tz)
     planned = max(now, datetime.combine(as_of, send_at, zone))
     rows = [r for r in proposals.to_pylist() if r["channel"] is not None]
-    people = _people(conn, sorted({r["borrower_id"] for r in rows}))
+    people = contact_points(
+        conn, BATCH_ACTOR, sorted({r["borrower_id"] for r in rows}), now, "daily_actions"
+    )
     amounts = _amounts(status)
     summary = SendSummary()
     for p in rows:

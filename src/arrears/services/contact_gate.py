@@ -18,7 +18,6 @@ from sqlalchemy import Connection, insert, select
 
 from arrears.adapters.db import compliance_tables as ct
 from arrears.adapters.db import desk_tables as d
-from arrears.adapters.db import tables as t
 from arrears.domain.compliance import (
     Actor,
     ActorKind,
@@ -39,7 +38,7 @@ from arrears.domain.compliance import (
 )
 from arrears.domain.contacts import ANSWERED_OUTCOMES, ContactOutcome
 from arrears.domain.people import Actor as Person
-from arrears.services.access import check_account
+from arrears.services.access import check_account, contact_points
 
 __all__ = [
     "GateAnswer",
@@ -240,9 +239,8 @@ def check_call(
     """May ``person`` call the borrower now? Asked when a collector clicks "call"; decided,
     recorded and returned. The account must be in the person's scope (else NotFound)."""
     check_account(conn, person, borrower_id)
-    phone = conn.execute(
-        select(t.borrowers.c.phone).where(t.borrowers.c.borrower_id == borrower_id)
-    ).scalar()
+    point = contact_points(conn, person, [borrower_id], now, "call_check").get(borrower_id)
+    phone = point.phone if point else None
     attempt = Attempt(
         pack=pack.pack_id,
         channel=Channel.CALL,

@@ -100,12 +100,14 @@ def _claimable(now: datetime) -> object:
     )
 
 
-def _claim(engine: Engine, now: datetime, batch: int, lease: timedelta) -> list[OutMessage]:
+def _claim(
+    engine: Engine, now: datetime, batch: int, lease: timedelta, channels: list[str]
+) -> list[OutMessage]:
     o = mt.outbox_messages
     with engine.begin() as conn:
         q = (
             select(o.c.message_id)
-            .where(_claimable(now))  # type: ignore[arg-type]
+            .where(_claimable(now), o.c.channel.in_(channels))  # type: ignore[arg-type]
             .order_by(o.c.next_attempt_at, o.c.message_id)
             .limit(batch)
         )
@@ -153,11 +155,10 @@ def dispatch_batch(
     """Claim up to ``batch`` due messages and send them; what happened."""
     o = mt.outbox_messages
     sent = retried = dead = 0
-    for m in _claim(engine, clock(), batch, lease):
-        sender = senders.get(m.channel)
+    # Only channels with a provider are claimed: the others stay queued until one is set.
+    for m in _claim(engine, clock(), batch, lease, sorted(senders)):
+        sender = senders[m.channel]
         try:
-            if sender is None:
-                raise SendError(f"no provider configured for {m.channel}", permanent=True)
             provider_id = sender.send(m)
         except SendError as exc:
             now = clock()

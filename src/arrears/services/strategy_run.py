@@ -36,6 +36,7 @@ from arrears.domain.compliance import (
 from arrears.domain.contacts import ContactOutcome
 from arrears.domain.strategy import Arm
 from arrears.engine.strategy import conform_features, evaluate_strategy
+from arrears.services.access import BATCH_ACTOR, contact_points
 from arrears.services.contact_gate import events_by_borrower, past_attempt
 from arrears.services.strategy_gate import Decide, compliance_decider, gate_table
 
@@ -173,21 +174,27 @@ def _promise_status(promises: pa.Table, paid: pa.Table, as_of: date) -> pa.Table
 
 
 def read_features(
-    conn: Connection, as_of: date, lender_tz: str
+    conn: Connection, as_of: date, lender_tz: str, now: datetime | None = None
 ) -> tuple[pa.Table, dict[str, list[HistoryEntry]], dict[str, str]]:
-    """(features per borrower (FEATURE_SCHEMA), gate history per borrower, phone per borrower)."""
+    """(features per borrower (FEATURE_SCHEMA), gate history per borrower, phone per borrower).
+
+    The phones come through the access service (one audit row; ``now`` defaults to the end
+    of ``as_of``): the gate counts attempts per number."""
     b = borrowers.c
     rows = conn.execute(
-        sa.select(b.borrower_id, b.city, b.phone, b.attributes["risk_score"].as_float())
+        sa.select(b.borrower_id, b.city, b.attributes["risk_score"].as_float())
     ).all()
+    points = contact_points(
+        conn, BATCH_ACTOR, None, now or _end_of_day(as_of, lender_tz), "strategy_features"
+    )
     people = pa.table(
         {
             "borrower_id": pa.array([r[0] for r in rows], pa.string()),
             "city": pa.array([r[1] for r in rows], pa.string()),
-            "risk_score": pa.array([r[3] for r in rows], pa.float64()),
+            "risk_score": pa.array([r[2] for r in rows], pa.float64()),
         }
     )
-    phones = {r[0]: r[2] for r in rows}
+    phones = {b_id: p.phone for b_id, p in points.items() if p.phone}
     contacts, history = _contact_features(conn, as_of, lender_tz, phones)
     joined = people.join(contacts, "borrower_id", join_type="left outer")
     return conform_features(joined), history, phones

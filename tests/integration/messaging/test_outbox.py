@@ -273,3 +273,10 @@ def test_signed_receipts_through_the_webhook(store: Engine, gateway: Gateway) ->
         ).status_code
         == 422
     )
+
+
+def test_a_channel_without_a_provider_stays_queued(store: Engine, gateway: Gateway) -> None:
+    _queue_sms(store, 2)
+    assert dispatch_batch(store, {}, Clock()) == dispatch_batch(store, {"email": object()}, Clock())  # type: ignore[dict-item]
+    assert set(_statuses(store).values()) == {"queued"}
+    assert dispatch_batch(store, {"sms": HttpSmsSender(gateway.url, SECRET)}, Clock()).sent == 2

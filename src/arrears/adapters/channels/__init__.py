@@ -1,0 +1,1 @@
+"""Channel renderers that are not message providers: collection letters (HTML → PDF)."""
