@@ -43,3 +43,8 @@ def test_the_check_names_what_is_missing() -> None:
     reasons = {i.column: i.reason for i in issues}
     assert set(reasons) == {"pay_how", "opt_out", "text"}
     assert "CN-X1" in reasons["text"] and "US-E1" in reasons["opt_out"]
+
+
+def test_a_letter_template_is_checked_for_cn_r2() -> None:
+    issues = check_template("letter", "<p>{{ name }} owes {{ amount_owed }}</p>")
+    assert issues and any("how to object" in i.reason for i in issues)

@@ -93,7 +93,12 @@ class Rendered:
 
 def check_template(channel: str, body: str, pack: str = "CN") -> list[Issue]:
     """What is wrong with a template (empty: fine): missing required elements, a missing
-    opt-out where the pack demands one, and CN-X1 lexicon hits."""
+    opt-out where the pack demands one, and CN-X1 lexicon hits. Letters: the CN-R2 check
+    (``services.letters.check_letter_template``)."""
+    if channel == "letter":
+        from arrears.services.letters import check_letter_template
+
+        return check_letter_template(body)
     issues = [
         Issue("template", None, element, f"a {channel} message must contain {{{{ {element} }}}}")
         for element in REQUIRED.get(channel, ())
