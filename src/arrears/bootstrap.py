@@ -48,6 +48,7 @@ def senders(app: App) -> dict[str, Sender]:
     """The message providers the settings configure, by channel (missing ones: none)."""
     from arrears.adapters.senders.aliyun_sms import AliyunSmsSender
     from arrears.adapters.senders.http_sms import HttpSmsSender
+    from arrears.adapters.senders.print_letters import PrintSender
     from arrears.adapters.senders.smtp import SmtpSender
 
     s = app.settings
@@ -79,6 +80,8 @@ def senders(app: App) -> dict[str, Sender]:
             {"default": s.aliyun_template_code},
             app.clock.now,
         )
+    if s.letter_print_dir is not None:
+        out["letter"] = PrintSender(s.letter_print_dir)
     return out
 
 

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     aliyun_access_key_secret: str | None = None
     aliyun_sign_name: str | None = None
     aliyun_template_code: str | None = None
+    # Letters: PDFs for the mail house are written here (none: letters stay queued).
+    letter_print_dir: Path | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -205,6 +205,7 @@ class ContactPoint:
     phone: str | None
     email: str | None
     country: str | None
+    address: str | None
 
 
 def contact_points(
@@ -218,7 +219,7 @@ def contact_points(
     None), to place a call or send a message — never to display. One audit row per call,
     with the purpose and how many accounts were read."""
     b = t.borrowers
-    q = select(b.c.borrower_id, b.c.name, b.c.phone, b.c.email, b.c.country).where(
+    q = select(b.c.borrower_id, b.c.name, b.c.phone, b.c.email, b.c.country, b.c.address).where(
         visible_accounts(actor)
     )
     out: dict[str, ContactPoint] = {}

@@ -1,8 +1,9 @@
 """From the day's proposals to contacts: each contact proposal is decided by the gate at the
 moment it would go out, the decision is kept, and what is allowed is queued in the same
-transaction — SMS and e-mail as outbox messages, call tasks as today's next action on the
-collector's queue. Letters, door visits and agency hand-overs are recorded as decisions only
-(their channels come with later work).
+transaction — SMS, e-mail and letters as outbox messages, call tasks as today's next action on
+the collector's queue. Door visits and agency hand-overs are recorded as decisions only
+(their channels come with later work). Letters (CN-R2, zh-CN or English) are queued as their
+final HTML; the print sender makes the PDF for the mail house.
 
 Messages go out at ``send_at`` local time on the business date (10:00 by default), or at once
 when the run is later than that. Running the same day again queues nothing twice: each
@@ -33,8 +34,9 @@ from arrears.domain.compliance import (
     TargetKind,
     decide,
 )
-from arrears.services.access import BATCH_ACTOR, contact_points
+from arrears.services.access import BATCH_ACTOR, ContactPoint, contact_points
 from arrears.services.contact_gate import record_decision
+from arrears.services.letters import LETTER_TEXTS, CollectionLetter, compose_letter
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
 
@@ -60,6 +62,16 @@ class SendSummary:
     call_tasks: int = 0
     recorded_only: int = 0
     blocked_by: dict[str, int] = field(default_factory=dict)
+
+
+def _address(person: ContactPoint | None, channel: Channel) -> str | None:
+    if person is None:
+        return None
+    if channel is Channel.EMAIL:
+        return person.email
+    if channel is Channel.LETTER:
+        return person.address
+    return person.phone
 
 
 def _amounts(status: pa.Table) -> dict[str, tuple[int, int, date | None]]:
@@ -109,7 +121,7 @@ def send_actions(
         borrower = p["borrower_id"]
         person = people.get(borrower)
         channel = Channel(p["channel"])
-        address = (person.email if channel is Channel.EMAIL else person.phone) if person else None
+        address = _address(person, channel)
         attempt = Attempt(
             pack=pack.pack_id,
             channel=channel,
@@ -152,6 +164,44 @@ def send_actions(
                 template=p["template"],
                 subject=message.subject,
                 body=message.body,
+                now=planned,
+                borrower_id=borrower,
+                loan_id=p["loan_id"],
+                decision_id=decision_id,
+            )
+            if queued is None:
+                summary.already_queued += 1
+            else:
+                summary.queued += 1
+        elif channel is Channel.LETTER and address and person is not None:
+            locale = "zh_CN" if (person.country or "CN") == "CN" else "en"
+            due, nxt, _ = amounts.get(borrower, (0, 0, None))
+            letter = compose_letter(
+                CollectionLetter(
+                    locale=locale,
+                    reference=f"{as_of:%Y%m%d}-{borrower}",
+                    letter_date=as_of,
+                    as_of=as_of,
+                    borrower_name=person.name or borrower,
+                    amount_owed_minor=due or nxt,
+                    currency="CNY",
+                    how_to_check=texts.pay_how,
+                    how_to_object=texts.object_how,
+                    lender_name=texts.lender,
+                    lender_contact=texts.object_how,
+                    **LETTER_TEXTS[locale],
+                ),
+                with_pdf=False,  # the print sender renders the PDF from this HTML
+            )
+            queued = enqueue(
+                conn,
+                key=f"{as_of}:{borrower}:{p['action']}:{p['template']}",
+                channel="letter",
+                recipient=address,
+                locale=locale,
+                template=p["template"],
+                subject=f"{texts.lender} {as_of.isoformat()}",
+                body=letter.html,
                 now=planned,
                 borrower_id=borrower,
                 loan_id=p["loan_id"],

@@ -105,7 +105,9 @@ def _amount(minor: int, currency: str, locale: str) -> tuple[str, str]:
     return str(value), format_currency(value, currency, locale=locale)
 
 
-def compose_letter(letter: CollectionLetter, source: str | None = None) -> Letter:
+def compose_letter(
+    letter: CollectionLetter, source: str | None = None, with_pdf: bool = True
+) -> Letter:
     """The letter as HTML and PDF; ValidationError naming every missing CN-R2 element or
     CN-X1 hit (nothing is rendered then)."""
     if letter.locale not in render.LETTER_LOCALES:
@@ -141,4 +143,24 @@ def compose_letter(letter: CollectionLetter, source: str | None = None) -> Lette
             "as_of": format_date(letter.as_of, "long", locale=letter.locale),
         },
     )
-    return Letter(html, render.render_pdf(html), printed)
+    return Letter(html, render.render_pdf(html) if with_pdf else b"", printed)
+
+
+# What the shipped letters say besides the account's figures (CN-R2), per language.
+LETTER_TEXTS = {
+    "zh_CN": {
+        "reason_and_legal_basis": "您与本机构签订的借款合同项下的借款已逾期未还。"
+        "根据《中华人民共和国民法典》第六百七十四条、第六百七十五条及借款合同约定，"
+        "您应按期偿还借款本金、利息及逾期费用。",
+        "rights_and_duties": "您有权查询借款明细、对欠款金额提出异议并要求本机构核实，"
+        "有权拒绝任何违法催收行为；您有义务按合同约定还款，并在联系方式变更时告知本机构。",
+    },
+    "en": {
+        "reason_and_legal_basis": "The loan under your loan agreement with us is past due. Under "
+        "Articles 674 and 675 of the Civil Code of the People's Republic of China and the "
+        "agreement, the principal, interest and overdue charges are payable.",
+        "rights_and_duties": "You may see the details of your loan, dispute the amount and ask "
+        "us to check it, and refuse any unlawful collection practice; you must repay as agreed "
+        "and tell us when your contact details change.",
+    },
+}

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 from arrears.adapters.db import compliance_tables as ct
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import messaging_tables as mt
+from arrears.adapters.db import tables as t
 from arrears.adapters.senders.http_sms import HttpSmsSender
 from arrears.domain.compliance import cn_pack
 from arrears.jobs.actions import propose_actions, run_actions
@@ -41,13 +42,14 @@ def test_allowed_messages_are_queued_once_and_sent(demo: Engine) -> None:
     dry = propose_actions(demo, AS_OF, load_arms(), "Asia/Shanghai").proposals.to_pylist()
     contacts = [p for p in dry if p["channel"] is not None]
     sms = [p for p in contacts if p["channel"] == "sms" and p["allowed"]]
+    letters = [p for p in contacts if p["channel"] == "letter" and p["allowed"]]
     calls = {p["borrower_id"] for p in contacts if p["channel"] == "call" and p["allowed"]}
     assert sms and calls, "the demo book should propose SMS and calls"
     result, summary = run_actions(
         demo, AS_OF, load_arms(), "Asia/Shanghai", MORNING, cn_pack(), TEXTS
     )
     assert summary.decided == len(contacts) == _count(demo, ct.gate_decisions)
-    assert summary.queued == len(sms) == _count(demo, mt.outbox_messages)
+    assert summary.queued == len(sms) + len(letters) == _count(demo, mt.outbox_messages)
     assert summary.call_tasks == len(calls)
     o = mt.outbox_messages
     with demo.connect() as conn:
@@ -68,8 +70,8 @@ def test_allowed_messages_are_queued_once_and_sent(demo: Engine) -> None:
     assert calls <= {r[0] for r in tasks} | (calls - _assigned(demo))
     # The same day again: decided again (kept), nothing queued twice.
     _, again = run_actions(demo, AS_OF, load_arms(), "Asia/Shanghai", MORNING, cn_pack(), TEXTS)
-    assert (again.queued, again.already_queued) == (0, len(sms))
-    assert _count(demo, mt.outbox_messages) == len(sms)
+    assert (again.queued, again.already_queued) == (0, len(sms) + len(letters))
+    assert _count(demo, mt.outbox_messages) == len(sms) + len(letters)
     gateway = Gateway()
     try:
         senders = {"sms": HttpSmsSender(gateway.url, SECRET)}
@@ -87,3 +89,35 @@ def test_allowed_messages_are_queued_once_and_sent(demo: Engine) -> None:
 def _assigned(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         return {r[0] for r in conn.execute(select(d.account_assignments.c.borrower_id))}
+
+
+def test_letters_are_queued_and_printed_as_pdfs(demo: Engine, tmp_path: Path) -> None:
+    import subprocess
+
+    from arrears.adapters.senders.print_letters import PrintSender
+
+    dry = propose_actions(demo, AS_OF, load_arms(), "Asia/Shanghai").proposals.to_pylist()
+    letters = [p for p in dry if p["channel"] == "letter" and p["allowed"]]
+    assert letters, "the demo book should propose letters"
+    run_actions(demo, AS_OF, load_arms(), "Asia/Shanghai", MORNING, cn_pack(), TEXTS)
+    o = mt.outbox_messages
+    with demo.connect() as conn:
+        queued = conn.execute(select(o).where(o.c.channel == "letter")).all()
+        names = {
+            r.borrower_id: r.name
+            for r in conn.execute(select(t.borrowers.c.borrower_id, t.borrowers.c.name))
+        }
+    assert len(queued) == len(letters)
+    first = queued[0]._mapping
+    assert names[first["borrower_id"]] in first["body"]
+    assert "民法典" in first["body"] and "（盖章处）" in first["body"]
+    sender = PrintSender(tmp_path / "print")
+    result = dispatch_batch(
+        demo, {"letter": sender}, lambda: datetime(2026, 11, 28, 2, 1, tzinfo=UTC), batch=100
+    )
+    assert result.sent == len(letters)
+    pdf = sender.file_for(first["idempotency_key"])
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert names[first["borrower_id"]] in text and "测试银行" in text
