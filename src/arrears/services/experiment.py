@@ -32,7 +32,7 @@ from arrears.adapters.db import tables as t
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.strategy import Arm, arm_of
 
-__all__ = ["ArmFigures", "Interval", "arm_report"]
+__all__ = ["ArmFigures", "Interval", "arm_report", "experiment_dates"]
 
 Z95 = 1.959963984540054
 
@@ -100,6 +100,17 @@ def _worst(conn: Connection, day: date) -> dict[str, tuple[int, bool]]:
         else:
             out[b] = (worst, unpaid)
     return out
+
+
+def experiment_dates(conn: Connection) -> list[date]:
+    """The cycle dates a report may start or end on: the last of each month, and the newest."""
+    s = t.status_history
+    days = sorted(
+        d for d in conn.execute(select(s.c.as_of).distinct()).scalars() if isinstance(d, date)
+    )
+    last_of_month = {(d.year, d.month): d for d in days}
+    picked = sorted(set(last_of_month.values()) | set(days[-1:]))
+    return picked
 
 
 def arm_report(

@@ -39,6 +39,7 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/assignments/rule"): {"manager"},
     ("POST", "/assignments/manual"): {"manager"},
     ("GET", "/strategy"): {"manager"},
+    ("GET", "/strategy/experiment"): {"manager"},
     ("POST", "/strategy"): {"manager"},
     ("POST", "/strategy/preview"): {"manager"},
     ("GET", "/audit"): {"compliance", "admin"},

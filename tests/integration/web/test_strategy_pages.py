@@ -98,3 +98,23 @@ def test_saved_versions_run_in_the_batch_and_are_audited(
     if desk.dialect.name == "postgresql":
         with pytest.raises(DBAPIError, match="append-only"), desk.begin() as conn:
             conn.execute(text("DELETE FROM strategy_versions"))
+
+
+def test_the_experiment_page_shows_each_arm(desk: Engine) -> None:
+    from datetime import timedelta
+
+    from arrears.services.experiment import arm_report, experiment_dates
+
+    client = logged_in(make_web(desk), "manager")
+    page = client.get("/strategy/experiment")
+    assert page.status_code == 200
+    with desk.connect() as conn:
+        days = experiment_dates(conn)
+        expected = arm_report(conn, load_arms(), days[-2], days[-1], "Asia/Shanghai")
+    assert days[-1] == AS_OF and len(days) > 2
+    [f] = expected  # the shipped default has no challenger
+    assert f'data-arm="champion" data-accounts="{f.accounts}" data-cured="{f.cured}"' in page.text
+    bad = client.get(f"/strategy/experiment?date_from={AS_OF}&date_to={AS_OF + timedelta(days=1)}")
+    assert bad.status_code == 422 and "no cycle" in bad.text
+    assert client.get("/strategy/experiment?date_from=soon").status_code == 422
+    assert logged_in(make_web(desk), "collector1").get("/strategy/experiment").status_code == 403

@@ -3,6 +3,7 @@ would propose on the last cycle date (through the compliance gate), save a new v
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Permission
 from arrears.services import strategy_store
+from arrears.services.experiment import arm_report, experiment_dates
 from arrears.web.context import check_csrf, render, require, web
 
 __all__ = ["router"]
@@ -56,6 +58,45 @@ def _page(
 def strategy(request: Request, saved: str = "") -> Response:
     require(request, Permission.EDIT_STRATEGY)
     return _page(request, saved=saved or None)
+
+
+@router.get("/strategy/experiment")
+def experiment(request: Request, date_from: str = "", date_to: str = "") -> Response:
+    """Champion / challenger: each arm's figures between two cycle dates, with 95 % intervals."""
+    require(request, Permission.EDIT_STRATEGY)
+    ctx = web(request)
+    issues: list[Issue] = []
+    figures = None
+    with ctx.engine.connect() as conn:
+        days = experiment_dates(conn)
+        start = (
+            _date(date_from, "from", issues) if date_from else (days[-2] if len(days) > 1 else None)
+        )
+        end = _date(date_to, "to", issues) if date_to else (days[-1] if days else None)
+        if not issues and start and end:
+            try:
+                arms, _ = strategy_store.active_arms(conn)
+                figures = arm_report(conn, arms, start, end, ctx.lender_timezone)
+            except ValidationError as exc:
+                issues = exc.issues
+    return render(
+        request,
+        "strategy_experiment.html",
+        status_code=422 if issues else 200,
+        figures=figures,
+        errors=issues,
+        start=start,
+        end=end,
+        days=days,
+    )
+
+
+def _date(value: str, field: str, issues: list[Issue]) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        issues.append(Issue("report", None, field, "not a date (YYYY-MM-DD)"))
+        return None
 
 
 @router.post("/strategy/preview")
