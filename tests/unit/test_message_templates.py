@@ -48,3 +48,22 @@ def test_the_check_names_what_is_missing() -> None:
 def test_a_letter_template_is_checked_for_cn_r2() -> None:
     issues = check_template("letter", "<p>{{ name }} owes {{ amount_owed }}</p>")
     assert issues and any("how to object" in i.reason for i in issues)
+
+
+def test_email_templates_carry_a_subject_and_pass() -> None:
+    values = {
+        "name": "张伟",
+        "lender": "L",
+        "amount": "¥9.00",
+        "due_date": "",
+        "days": 5,
+        "pay_how": "P",
+        "object_how": "O",
+        "opt_out": "Unsubscribe: reply STOP",
+    }
+    for locale in ("zh_CN", "en"):
+        _, body = TEMPLATES[("email_overdue", locale)]
+        assert check_template("email", body, "US") == []
+        out = render_message("email_overdue", locale, values)
+        assert out.subject and "L" in out.subject
+        assert "\n" in out.body and "¥9.00" in out.body and "Unsubscribe" in out.body

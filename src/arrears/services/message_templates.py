@@ -82,6 +82,18 @@ TEMPLATES: dict[tuple[str, str], tuple[str | None, str]] = {
         "[{{ lender }}] Dear {{ name }}, the payment you promised has not arrived; "
         "{{ amount }} is due. To pay: " + _PAY + ". {{ opt_out }}",
     ),
+    ("email_overdue", "zh_CN"): (
+        "【{{ lender }}】还款提醒：您的借款已逾期",
+        "{{ name }}您好：\n\n您在{{ lender }}的借款已逾期{{ days }}天，当前应还{{ amount }}。"
+        "\n还款方式：" + _PAY + "。\n如对欠款有异议，或需要商量还款计划，请联系：{{ object_how }}。"
+        "\n\n{{ lender }}\n{{ opt_out }}",
+    ),
+    ("email_overdue", "en"): (
+        "[{{ lender }}] Your loan is past due",
+        "Dear {{ name }},\n\nYour loan with {{ lender }} is {{ days }} days past due; "
+        "{{ amount }} is due now.\nTo pay: " + _PAY + ".\nTo dispute the amount or discuss a "
+        "repayment plan: {{ object_how }}.\n\n{{ lender }}\n{{ opt_out }}",
+    ),
 }
 
 
@@ -123,5 +135,5 @@ def render_message(template: str, locale: str, values: dict[str, Any]) -> Render
     text = _ENV.from_string(body).render(**values).strip()
     return Rendered(
         None if subject is None else _ENV.from_string(subject).render(**values).strip(),
-        " ".join(text.split()) if locale == "en" else text,
+        " ".join(text.split()) if template.startswith("sms_") else text,
     )
