@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["OutMessage", "SendError", "Sender"]
+__all__ = ["OutMessage", "SendError", "Sender", "sign", "verify"]
+
+
+def sign(secret: str, body: bytes) -> str:
+    """A gateway's signature of a body: hex HMAC-SHA256 with the shared secret."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str | None) -> bool:
+    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
 
 
 class SendError(Exception):

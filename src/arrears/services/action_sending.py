@@ -19,19 +19,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from sqlalchemy import Connection, func, update
+from babel.numbers import format_currency, get_currency_precision
+from sqlalchemy import Connection, case, or_, update
 
 from arrears.adapters.db import desk_tables as d
 from arrears.domain.compliance import (
-    Actor,
-    ActorKind,
-    Attempt,
     Channel,
     HistoryEntry,
     Pack,
-    Purpose,
-    Target,
-    TargetKind,
     decide,
 )
 from arrears.services.access import BATCH_ACTOR, ContactPoint, contact_points
@@ -39,10 +34,10 @@ from arrears.services.contact_gate import record_decision
 from arrears.services.letters import LETTER_TEXTS, CollectionLetter, compose_letter
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
+from arrears.services.strategy_gate import proposal_attempt
 
 __all__ = ["MessageTexts", "SendSummary", "send_actions"]
 
-_HUMAN = frozenset({Channel.CALL, Channel.VISIT})
 _MESSAGES = frozenset({"sms", "email"})
 
 
@@ -91,9 +86,9 @@ def _amounts(status: pa.Table) -> dict[str, tuple[int, int, date | None]]:
     return out
 
 
-def _money(minor: int, locale: str) -> str:
-    value = Decimal(minor).scaleb(-2)
-    return f"¥{value:,.2f}" if locale == "zh_CN" else f"CNY {value:,.2f}"
+def _money(minor: int, locale: str, currency: str = "CNY") -> str:
+    value = Decimal(minor).scaleb(-get_currency_precision(currency))
+    return str(format_currency(value, currency, locale=locale))
 
 
 def send_actions(
@@ -117,19 +112,13 @@ def send_actions(
     )
     amounts = _amounts(status)
     summary = SendSummary()
+    call_tasks: list[str] = []
     for p in rows:
         borrower = p["borrower_id"]
         person = people.get(borrower)
         channel = Channel(p["channel"])
         address = _address(person, channel)
-        attempt = Attempt(
-            pack=pack.pack_id,
-            channel=channel,
-            purpose=Purpose(p["purpose"]),
-            target=Target(TargetKind.BORROWER, address or "", timezone=lender_tz),
-            at=planned,
-            actor=Actor(ActorKind.COLLECTOR if channel in _HUMAN else ActorKind.SYSTEM),
-        )
+        attempt = proposal_attempt(p, pack.pack_id, address or "", planned, lender_tz)
         decision = decide(attempt, history.get(borrower, ()), pack)
         decision_id = record_decision(conn, decision, attempt, borrower, now)
         summary.decided += 1
@@ -212,17 +201,25 @@ def send_actions(
             else:
                 summary.queued += 1
         elif channel is Channel.CALL:
-            a = d.account_assignments
-            conn.execute(
-                update(a)
-                .where(a.c.borrower_id == borrower)
-                .values(next_action_on=func.coalesce(func.min(a.c.next_action_on, as_of), as_of))
-                if conn.dialect.name == "sqlite"
-                else update(a)
-                .where(a.c.borrower_id == borrower)
-                .values(next_action_on=func.least(func.coalesce(a.c.next_action_on, as_of), as_of))
-            )
-            summary.call_tasks += 1
+            call_tasks.append(borrower)
         else:
             summary.recorded_only += 1
+    _set_call_tasks(conn, call_tasks, as_of)
+    summary.call_tasks = len(call_tasks)
     return summary
+
+
+def _set_call_tasks(conn: Connection, borrowers: Sequence[str], as_of: date) -> None:
+    """Today becomes the next action of these accounts (unless an earlier one is set)."""
+    a = d.account_assignments
+    earliest = case(
+        (or_(a.c.next_action_on.is_(None), a.c.next_action_on > as_of), as_of),
+        else_=a.c.next_action_on,
+    )
+    ids = list(dict.fromkeys(borrowers))
+    for start in range(0, len(ids), 500):
+        conn.execute(
+            update(a)
+            .where(a.c.borrower_id.in_(ids[start : start + 500]))
+            .values(next_action_on=earliest)
+        )

@@ -20,14 +20,13 @@ from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
-from arrears.adapters.db.book_store import read_book
+from arrears.adapters.db.book_store import STORED_STATUS, read_book
 from arrears.domain.compliance import DEFAULT_LEXICON, screen_text
 from arrears.domain.compliance.lexicon import X1_CATEGORIES
 from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Permission, may
 from arrears.domain.products import ProductSettings
-from arrears.engine.columns import STATUS_SCHEMA
 from arrears.engine.status import MONEY_COLUMNS, compute_status_table
 from arrears.services.access import account_labels, check_account
 from arrears.services.audit import record
@@ -186,9 +185,6 @@ def live_status(
     return {i: out[i] for i in loan_ids if i in out}
 
 
-_STATUS_COLUMNS = [f"{c}_minor" if c in MONEY_COLUMNS else c for c in STATUS_SCHEMA.names]
-
-
 def _cycled_status(conn: Connection, loan_ids: list[str], as_of: date) -> dict[str, dict[str, Any]]:
     s, lo, p, r = t.status_history, t.loans, t.payments, t.cycle_runs
     run_started = (
@@ -197,7 +193,7 @@ def _cycled_status(conn: Connection, loan_ids: list[str], as_of: date) -> dict[s
         .scalar_subquery()
     )
     rows = conn.execute(
-        select(*[s.c[name] for name in _STATUS_COLUMNS])
+        select(*[s.c[name] for name in STORED_STATUS])
         .join(lo, lo.c.loan_id == s.c.loan_id)
         .where(
             s.c.as_of == as_of,

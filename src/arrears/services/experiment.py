@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
@@ -90,16 +90,17 @@ def _bucket(dpd: int) -> int:
 def _worst(conn: Connection, day: date) -> dict[str, tuple[int, bool]]:
     """borrower → (worst DPD of the unpaid loans, has an unpaid loan) at cycle date ``day``."""
     s = t.status_history
-    out: dict[str, tuple[int, bool]] = {}
-    for b, dpd, paid_off in conn.execute(
-        select(s.c.borrower_id, s.c.dpd, s.c.paid_off).where(s.c.as_of == day)
-    ):
-        worst, unpaid = out.get(b, (0, False))
-        if not paid_off:
-            out[b] = (max(worst, int(dpd)), True)
-        else:
-            out[b] = (worst, unpaid)
-    return out
+    unpaid = s.c.paid_off.is_(False)
+    rows = conn.execute(
+        select(
+            s.c.borrower_id,
+            func.max(case((unpaid, s.c.dpd), else_=0)),
+            func.max(case((unpaid, 1), else_=0)),
+        )
+        .where(s.c.as_of == day)
+        .group_by(s.c.borrower_id)
+    )
+    return {b: (int(dpd), bool(open_)) for b, dpd, open_ in rows}
 
 
 def experiment_dates(conn: Connection) -> list[date]:

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +22,7 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import messaging_tables as mt
-from arrears.domain.messages import OutMessage, Sender, SendError
+from arrears.domain.messages import OutMessage, Sender, SendError, verify
 
 __all__ = [
     "BACKOFF",
@@ -196,8 +194,7 @@ def dispatch_batch(
 
 def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
     """The gateway's HMAC-SHA256 (hex) of ``body`` with the shared secret."""
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return signature is not None and hmac.compare_digest(expected, signature)
+    return verify(secret, body, signature)
 
 
 def apply_receipt(

@@ -30,7 +30,13 @@ from arrears.domain.compliance import (
 )
 from arrears.domain.compliance.packs import Pack
 
-__all__ = ["GATE_SCHEMA", "Verdict", "compliance_decider", "gate_table"]
+__all__ = [
+    "GATE_SCHEMA",
+    "Verdict",
+    "compliance_decider",
+    "gate_table",
+    "proposal_attempt",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,22 @@ GATE_SCHEMA = pa.schema(
     [("allowed", pa.bool_()), ("blocked_by", pa.string()), ("gate_reason", pa.string())]
 )
 _HUMAN = frozenset({Channel.CALL, Channel.VISIT})
+
+
+def proposal_attempt(
+    p: Mapping[str, object], pack_id: str, address: str, at: datetime, zone: str
+) -> Attempt:
+    """The contact a proposal (a PROPOSAL_SCHEMA row) would make, as the gate judges it: to
+    the borrower at ``address``, by a collector for calls and visits, else by the system."""
+    channel = Channel(str(p["channel"]))
+    return Attempt(
+        pack=pack_id,
+        channel=channel,
+        purpose=Purpose(str(p["purpose"])),
+        target=Target(TargetKind.BORROWER, address, timezone=zone),
+        at=at,
+        actor=Actor(ActorKind.COLLECTOR if channel in _HUMAN else ActorKind.SYSTEM),
+    )
 
 
 def compliance_decider(
@@ -70,15 +92,8 @@ def compliance_decider(
         key = (str(p["channel"]), str(p["purpose"]))
         if not entries and key in cache:
             return cache[key]
-        channel = Channel(str(p["channel"]))
-        attempt = Attempt(
-            pack=chosen.pack_id,
-            channel=channel,
-            purpose=Purpose(str(p["purpose"])),
-            target=Target(TargetKind.BORROWER, where.get(borrower, borrower), timezone=lender_tz),
-            at=at,
-            actor=Actor(ActorKind.COLLECTOR if channel in _HUMAN else ActorKind.SYSTEM),
-        )
+        Channel(str(p["channel"]))
+        attempt = proposal_attempt(p, chosen.pack_id, where.get(borrower, borrower), at, lender_tz)
         d = decide(attempt, entries, chosen)
         verdict = Verdict(d.allowed, d.blocked_by, d.reasons.get("en", ""))
         if not entries:

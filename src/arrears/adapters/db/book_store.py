@@ -19,6 +19,7 @@ from arrears.engine.book import INSTALLMENTS_SCHEMA, LOANS_SCHEMA, PAYMENTS_SCHE
 from arrears.engine.status import MONEY_COLUMNS, STATE_SCHEMA, STATUS_SCHEMA
 
 __all__ = [
+    "STORED_STATUS",
     "delete_status",
     "read_book",
     "read_status",
@@ -35,7 +36,7 @@ def _stored(name: str) -> str:
     return f"{name}_minor" if name in MONEY_COLUMNS else name
 
 
-_STORED_STATUS = [_stored(n) for n in STATUS_SCHEMA.names]
+STORED_STATUS = [_stored(n) for n in STATUS_SCHEMA.names]  # status_history's names
 
 
 def _ids_table(conn: Connection, ids: Iterable[str]) -> sa.Table:
@@ -131,7 +132,7 @@ def status_dates(conn: Connection) -> list[date]:
 
 def read_status(conn: Connection, as_of: date, with_state: bool = False) -> pa.Table:
     """Statuses of one cycle date (STATUS_SCHEMA, plus STATE_SCHEMA when asked)."""
-    cols = [status_history.c[name] for name in _STORED_STATUS]
+    cols = [status_history.c[name] for name in STORED_STATUS]
     schema = STATUS_SCHEMA
     if with_state:
         cols += [status_history.c[f.name] for f in STATE_SCHEMA]
@@ -149,7 +150,7 @@ def delete_status(conn: Connection, as_of: date) -> None:
 def write_status_rows(conn: Connection, table: pa.Table, cycle_run_id: int | None) -> None:
     """Append status rows in bulk: COPY on PostgreSQL, executemany of tuples elsewhere."""
     columns = list(STATUS_SCHEMA.names)
-    names = list(_STORED_STATUS)
+    names = list(STORED_STATUS)
     if all(f.name in table.column_names for f in STATE_SCHEMA):
         columns += STATE_SCHEMA.names
         names += STATE_SCHEMA.names

@@ -5,23 +5,13 @@ not. Delivery receipts come back signed the same way (``verify``)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 import httpx
 
-from arrears.domain.messages import OutMessage, SendError
+from arrears.domain.messages import OutMessage, SendError, sign, verify
 
 __all__ = ["HttpSmsSender", "sign", "verify"]
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: str, body: bytes, signature: str | None) -> bool:
-    return signature is not None and hmac.compare_digest(sign(secret, body), signature)
 
 
 class HttpSmsSender:
