@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import negotiation_tables as nt
 from arrears.adapters.db import tables as t
 from arrears.cli import cli
 from arrears.jobs.actions import propose_actions
+from arrears.services.promises import settle_promises
 from arrears.services.strategy_files import load_arms
 from fixtures.web import AS_OF, build_desk_store
 
@@ -62,19 +64,39 @@ def _broken_promise(engine: Engine) -> str:
             .limit(1)
         ).scalar_one()
         moment = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-        conn.execute(
+        attempt = conn.execute(
             sa.insert(d.contact_attempts).values(
                 borrower_id=borrower,
                 channel="phone",
                 answered=True,
                 right_party=True,
                 outcome="promise_to_pay",
-                next_action_on=AS_OF - timedelta(days=1),
                 recorded_by="collector1",
                 at=moment,
                 created_at=moment,
             )
+        ).inserted_primary_key[0]
+        promise = conn.execute(
+            sa.insert(nt.promises).values(
+                borrower_id=borrower,
+                channel="phone",
+                promised_by="borrower",
+                attempt_id=attempt,
+                made_on=AS_OF - timedelta(days=5),
+                total_minor=50000,
+                tolerance_minor=100,
+                status="open",
+                recorded_by="collector1",
+                created_at=moment,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            sa.insert(nt.promise_items).values(
+                promise_id=promise, seq=1, due_on=AS_OF - timedelta(days=1), amount_minor=50000
+            )
         )
+        # The cycle settles it: nothing paid by yesterday → broken, as of today.
+        assert settle_promises(conn, AS_OF, moment) == {"broken": 1}
     return borrower
 
 

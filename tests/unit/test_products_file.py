@@ -34,6 +34,8 @@ day_count_basis = 365
 compound_on_overdue_interest = false
 bucket_edges = [0, 29, 59, 89, 119, 149, 179]
 classification = "credit_card_2011"
+promise_tolerance = "5.00"
+promise_tolerance_pct = "2"
 
 [products.default]
 """,
@@ -48,6 +50,7 @@ classification = "credit_card_2011"
     )
     assert card.bucket_for(30) == "M2"
     assert card.classification is CREDIT_CARD_2011_CLASSIFICATION
+    assert (card.promise_tolerance, card.promise_tolerance_pct) == (Decimal("5.00"), Decimal(2))
     assert products["default"] == ProductSettings(code="default")
 
 
@@ -59,6 +62,9 @@ classification = "credit_card_2011"
         ("[products.x]\nbucket_edges = [0, 30]", "bucket_edges"),
         ('[products.x]\nclassification = "lenient"', "classification"),
         ("[products.x]\nday_count_basis = 366", "day_count_basis"),
+        ('[products.x]\npromise_tolerance = "-1"', "promise_tolerance"),
+        ('[products.x]\npromise_tolerance_pct = "120"', "promise_tolerance_pct"),
+        ('[products.x]\npromise_tolerance = "lots"', "promise_tolerance must be a decimal"),
         ("[products.x\n", "products file"),
     ],
 )

@@ -8,6 +8,8 @@ day_count_basis = 360
 compound_on_overdue_interest = true
 bucket_edges = [0, 30, 60, 90, 120, 150, 180]
 classification = "bank_2023"  # or "credit_card_2011"
+promise_tolerance = "1.00"    # a promise short by at most this much (or the % below) is kept
+promise_tolerance_pct = "0"
 
 [products.default]            # loans without a product code, or with an unknown one
 grace_days = 0
@@ -36,7 +38,7 @@ __all__ = ["load_products"]
 _TABLES = {t.name: t for t in (BANK_2023_CLASSIFICATION, CREDIT_CARD_2011_CLASSIFICATION)}
 _KEYS = {
     "penalty_markup", "grace_days", "day_count_basis", "compound_on_overdue_interest",
-    "bucket_edges", "classification",
+    "bucket_edges", "classification", "promise_tolerance", "promise_tolerance_pct",
 }  # fmt: skip
 
 
@@ -63,10 +65,13 @@ def _product(path: Path, code: str, spec: Any) -> ProductSettings:
         raise ConfigurationError(
             f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(_KEYS)}"
         )
-    try:
-        markup = Decimal(str(spec.get("penalty_markup", "0.5")))
-    except InvalidOperation:
-        raise ConfigurationError(f"{where}: penalty_markup must be a decimal string") from None
+    markup = _decimal(where, spec, "penalty_markup", "0.5")
+    tolerance = _decimal(where, spec, "promise_tolerance", "1.00")
+    tolerance_pct = _decimal(where, spec, "promise_tolerance_pct", "0")
+    if tolerance < 0 or not 0 <= tolerance_pct <= 100:
+        raise ConfigurationError(
+            f"{where}: promise_tolerance ≥ 0 and promise_tolerance_pct between 0 and 100"
+        )
     edges = tuple(int(e) for e in spec.get("bucket_edges", DEFAULT_BUCKET_EDGES))
     if (
         len(edges) != len(DEFAULT_BUCKET_EDGES)
@@ -89,4 +94,15 @@ def _product(path: Path, code: str, spec: Any) -> ProductSettings:
         code=code, penalty_markup=markup, grace_days=grace, day_count_basis=basis,
         compound_on_overdue_interest=bool(spec.get("compound_on_overdue_interest", True)),
         bucket_edges=edges, classification=_TABLES[table],
+        promise_tolerance=tolerance, promise_tolerance_pct=tolerance_pct,
     )  # fmt: skip
+
+
+def _decimal(where: str, spec: dict[str, Any], key: str, default: str) -> Decimal:
+    try:
+        value = Decimal(str(spec.get(key, default)))
+    except InvalidOperation:
+        raise ConfigurationError(f"{where}: {key} must be a decimal string") from None
+    if not value.is_finite():
+        raise ConfigurationError(f"{where}: {key} must be a finite decimal")
+    return value

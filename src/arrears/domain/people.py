@@ -40,6 +40,8 @@ class Permission(StrEnum):
     VIEW_PORTFOLIO = "view_portfolio"
     ASSIGN_ACCOUNTS = "assign_accounts"
     EDIT_STRATEGY = "edit_strategy"
+    VIEW_TEMPLATES = "view_templates"  # message and letter templates, their history
+    EDIT_TEMPLATES = "edit_templates"
     READ_AUDIT = "read_audit"
     REVIEW_COMPLIANCE = "review_compliance"  # the gate's decisions, flagged notes
     MANAGE_USERS = "manage_users"
@@ -72,6 +74,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.VIEW_PORTFOLIO,
             Permission.ASSIGN_ACCOUNTS,
             Permission.EDIT_STRATEGY,
+            Permission.VIEW_TEMPLATES,
+            Permission.EDIT_TEMPLATES,
         }
     ),
     Role.COMPLIANCE: frozenset(
@@ -80,6 +84,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.UNMASK_PII,
             Permission.READ_AUDIT,
             Permission.REVIEW_COMPLIANCE,
+            Permission.VIEW_TEMPLATES,
         }
     ),
     Role.ADMIN: frozenset(

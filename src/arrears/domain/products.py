@@ -131,6 +131,10 @@ class ProductSettings:
         )
     )
     timezone: str = "Asia/Shanghai"
+    # A promise to pay counts as kept when the payments fall short of it by at most
+    # max(promise_tolerance, promise_tolerance_pct % of the promised total).
+    promise_tolerance: Decimal = Decimal("1.00")
+    promise_tolerance_pct: Decimal = Decimal("0")
 
     def bucket_for(self, dpd: int) -> str:
         for edge, name in zip(self.bucket_edges, self.bucket_names, strict=False):

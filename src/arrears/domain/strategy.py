@@ -4,10 +4,11 @@ A strategy names its segments in priority order; an account falls in the first s
 conditions it meets. A segment's steps are its action ladder: each step has an ``offset`` in
 days on the segment's ``anchor`` — for ``due``, negative before the next due date (−3 is a
 reminder three days ahead), 0 on it, then the days past due (+1, +5, ...); for
-``promise_broken``, the days since a promise to pay was broken. A step may repeat ``every`` N
-days ``until`` an offset. Champion/challenger: a strategy lists challenger strategies with
-traffic shares; :func:`arm_of` places a borrower by a stable hash, so an account keeps its arm
-as long as the shares do not change.
+``promise_broken``, the days since a promise to pay was broken; for ``promise_due``, negative
+before an open promise's next promised date (−1: the day before), then the days after it. A
+step may repeat ``every`` N days ``until`` an offset. Champion/challenger: a strategy lists
+challenger strategies with traffic shares; :func:`arm_of` places a borrower by a stable hash,
+so an account keeps its arm as long as the shares do not change.
 
 :func:`parse_strategy` turns plain data (as read from YAML) into a :class:`Strategy`, or
 raises a ``ValidationError`` listing every problem with document, line, field and column.
@@ -91,12 +92,14 @@ class PromiseStatus(StrEnum):
     NONE = "none"
     OPEN = "open"
     BROKEN = "broken"
+    PARTLY_KEPT = "partly_kept"  # some paid, not all, by a promised date
     KEPT = "kept"
 
 
 class Anchor(StrEnum):
     DUE = "due"  # offset: −days to the next due date, then days past due
     PROMISE_BROKEN = "promise_broken"  # offset: days since the promised date passed unpaid
+    PROMISE_DUE = "promise_due"  # offset: −days to an open promise's next date, then days past
 
 
 @dataclass(frozen=True, slots=True)

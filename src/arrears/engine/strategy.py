@@ -51,10 +51,11 @@ FEATURE_SCHEMA = pa.schema(
         ("city", pa.string()),
         ("product", pa.string()),  # used when the status table has no product column
         ("risk_score", pa.float64()),
-        ("promise_status", pa.string()),  # none | open | broken | kept
+        ("promise_status", pa.string()),  # none | open | broken | partly_kept | kept
         ("last_outcome", pa.string()),  # a ContactOutcome value; null: never contacted
         ("days_since_right_party_contact", pa.int32()),  # null: never
         ("days_since_promise_broken", pa.int32()),  # null: no broken promise
+        ("days_to_promise", pa.int32()),  # an open promise's next date − as_of; null: none
     ]
 )
 PROPOSAL_SCHEMA = pa.schema(
@@ -114,6 +115,7 @@ def accounts_table(status: pa.Table, features: pa.Table | None, as_of: date, sal
                    f.city, f.risk_score, coalesce(f.promise_status, 'none') AS promise_status,
                    coalesce(f.last_outcome, '{NO_CONTACT}') AS last_outcome,
                    f.days_since_right_party_contact, f.days_since_promise_broken,
+                   f.days_to_promise,
                    CAST(('0x' || substr(sha256(? || s.borrower_id), 1, {HASH_BITS // 4}))
                         AS BIGINT) AS arm_point
             FROM s LEFT JOIN feats f USING (borrower_id)
@@ -140,6 +142,8 @@ class _Columns:
         self.to_due = _np(acc["days_to_due"], 0).astype(np.int64)
         self.has_due = _np(pc.is_valid(acc["days_to_due"]), False)
         self.broken = _np(acc["days_since_promise_broken"], -1).astype(np.int64)
+        self.to_promise = _np(acc["days_to_promise"], 0).astype(np.int64)
+        self.has_promise = _np(pc.is_valid(acc["days_to_promise"]), False)
         self.rpc = _np(acc["days_since_right_party_contact"], -1).astype(np.int64)
 
     def range(self, name: str, r: Range) -> np.ndarray:
@@ -159,6 +163,8 @@ class _Columns:
         """(position, valid) on the anchor."""
         if anchor is Anchor.PROMISE_BROKEN:
             return self.broken, self.broken >= 0
+        if anchor is Anchor.PROMISE_DUE:
+            return -self.to_promise, self.has_promise
         pos = np.where(self.dpd > 0, self.dpd, -self.to_due)
         return pos, (self.dpd > 0) | self.has_due
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pyarrow as pa
@@ -35,6 +35,7 @@ from arrears.domain.products import ProductSettings
 from arrears.engine.incremental import advance
 from arrears.engine.status import STATE_SCHEMA, STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
+from arrears.services.promises import settle_promises
 from arrears.services.standing import refresh_standing
 
 __all__ = ["CycleResult", "backfill_history", "run_cycle", "status_from_store"]
@@ -49,12 +50,14 @@ class CycleResult:
     loans_recomputed: int
     loans_carried: int
     seconds: float
+    promises: Mapping[str, int] = field(default_factory=dict)  # settled today, by state
 
     def summary(self) -> str:
+        settled = ", ".join(f"{n} {state}" for state, n in sorted(self.promises.items()))
         return (
             f"cycle {self.as_of.isoformat()}: {self.loans_recomputed} loan(s) replayed from "
             f"their history, {self.loans_carried} advanced from the previous state, "
-            f"{self.seconds:.2f} s"
+            f"{self.seconds:.2f} s" + (f"; promises settled: {settled}" if settled else "")
         )
 
 
@@ -144,8 +147,9 @@ def run_cycle(
         _store_day(conn, as_of, now, table, recomputed=fresh.num_rows)
         refresh_standing(conn)  # the work queues show the latest cycle's figures
         progress.advance(table.num_rows)
+        settled = settle_promises(conn, as_of, now)
         seconds = time.perf_counter() - t0
-    return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds)
+    return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds, settled)
 
 
 def _compute(

@@ -35,6 +35,7 @@ from arrears.services.letters import LETTER_TEXTS, CollectionLetter, compose_let
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
 from arrears.services.strategy_gate import proposal_attempt
+from arrears.services.template_store import message_sources, stored_latest
 
 __all__ = ["MessageTexts", "SendSummary", "send_actions"]
 
@@ -111,6 +112,8 @@ def send_actions(
         conn, BATCH_ACTOR, sorted({r["borrower_id"] for r in rows}), now, "daily_actions"
     )
     amounts = _amounts(status)
+    saved = stored_latest(conn)  # templates saved in the app win over the code defaults
+    messages = message_sources(saved)
     summary = SendSummary()
     call_tasks: list[str] = []
     for p in rows:
@@ -143,6 +146,7 @@ def send_actions(
                     "object_how": texts.object_how,
                     "opt_out": "" if pack.pack_id == "CN" else "Reply STOP to opt out.",
                 },
+                messages,
             )
             queued = enqueue(
                 conn,
@@ -180,6 +184,9 @@ def send_actions(
                     lender_contact=texts.object_how,
                     **LETTER_TEXTS[locale],
                 ),
+                source=saved[(p["template"], locale)].body
+                if (p["template"], locale) in saved
+                else None,
                 with_pdf=False,  # the print sender renders the PDF from this HTML
             )
             queued = enqueue(

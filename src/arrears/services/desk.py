@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import STORED_STATUS, read_book
+from arrears.adapters.db.engine import savepoint
 from arrears.domain.compliance import DEFAULT_LEXICON, screen_text
 from arrears.domain.compliance.lexicon import X1_CATEGORIES
 from arrears.domain.contacts import ANSWERED_OUTCOMES, Channel, ContactOutcome, DelinquencyReason
@@ -455,7 +456,7 @@ def log_contact(
         created_at=now,
     )
     try:
-        with conn.begin_nested():
+        with savepoint(conn):
             result = conn.execute(row)
     except IntegrityError:
         # The same external id posted concurrently: the other request's row stands.

@@ -8,6 +8,7 @@ Every template exists in zh_CN and en. Variables: ``name`` (the borrower's), ``l
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +83,16 @@ TEMPLATES: dict[tuple[str, str], tuple[str | None, str]] = {
         "[{{ lender }}] Dear {{ name }}, the payment you promised has not arrived; "
         "{{ amount }} is due. To pay: " + _PAY + ". {{ opt_out }}",
     ),
+    ("sms_promise_reminder", "zh_CN"): (
+        None,
+        "【{{ lender }}】{{ name }}您好，感谢您承诺于{{ due_date }}还款，届时应还{{ amount }}。"
+        "还款方式：" + _PAY + "。{{ opt_out }}",
+    ),
+    ("sms_promise_reminder", "en"): (
+        None,
+        "[{{ lender }}] Dear {{ name }}, thank you for your promise to pay {{ amount }} on "
+        "{{ due_date }}. To pay: " + _PAY + ". {{ opt_out }}",
+    ),
     ("email_overdue", "zh_CN"): (
         "【{{ lender }}】还款提醒：您的借款已逾期",
         "{{ name }}您好：\n\n您在{{ lender }}的借款已逾期{{ days }}天，当前应还{{ amount }}。"
@@ -126,9 +137,22 @@ def check_template(channel: str, body: str, pack: str = "CN") -> list[Issue]:
     return issues
 
 
-def render_message(template: str, locale: str, values: dict[str, Any]) -> Rendered:
-    """The message of ``template`` in ``locale`` (zh_CN or en); ValidationError if unknown."""
-    found = TEMPLATES.get((template, locale)) or TEMPLATES.get((template, "en"))
+def render_message(
+    template: str,
+    locale: str,
+    values: dict[str, Any],
+    stored: Mapping[tuple[str, str], tuple[str | None, str]] | None = None,
+) -> Rendered:
+    """The message of ``template`` in ``locale`` (zh_CN or en); ValidationError if unknown.
+    ``stored``: versions saved in the app (``services.template_store``), used before the code
+    defaults."""
+    saved = stored or {}
+    found = (
+        saved.get((template, locale))
+        or TEMPLATES.get((template, locale))
+        or saved.get((template, "en"))
+        or TEMPLATES.get((template, "en"))
+    )
     if found is None:
         raise ValidationError([Issue("template", None, template, "no such message template")])
     subject, body = found

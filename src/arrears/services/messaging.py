@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import messaging_tables as mt
+from arrears.adapters.db.engine import savepoint
 from arrears.domain.messages import OutMessage, Sender, SendError, verify
 
 __all__ = [
@@ -66,7 +67,7 @@ def enqueue(
     if conn.execute(select(o.c.message_id).where(o.c.idempotency_key == key)).first():
         return None
     try:
-        with conn.begin_nested():
+        with savepoint(conn):
             result = conn.execute(
                 insert(o).values(
                     idempotency_key=key,

@@ -73,7 +73,7 @@ def compliance_decider(
     as_of: date,
     lender_tz: str,
     history: Mapping[str, Sequence[HistoryEntry]] | None = None,
-    addresses: Mapping[str, str] | None = None,
+    addresses: Mapping[str, Mapping[str, str]] | None = None,
     pack: Pack | None = None,
     send_at: time = time(10, 0),
 ) -> Decide:
@@ -93,7 +93,8 @@ def compliance_decider(
         if not entries and key in cache:
             return cache[key]
         Channel(str(p["channel"]))
-        attempt = proposal_attempt(p, chosen.pack_id, where.get(borrower, borrower), at, lender_tz)
+        address = where.get(borrower, {}).get(key[0], borrower)
+        attempt = proposal_attempt(p, chosen.pack_id, address, at, lender_tz)
         d = decide(attempt, entries, chosen)
         verdict = Verdict(d.allowed, d.blocked_by, d.reasons.get("en", ""))
         if not entries:

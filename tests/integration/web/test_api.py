@@ -359,6 +359,52 @@ def test_call_outcome_is_recorded_once(api: Api) -> None:
     assert wrong.json()["issues"][0]["field"] == "loan_id"
 
 
+def test_a_call_outcome_with_a_promise_records_both_or_neither(api: Api) -> None:
+    from arrears.adapters.db import negotiation_tables as nt
+
+    h = _token(api.engine, {ApiScope.WRITE_CONTACTS}, "dialer-ptp")
+    call = {
+        "borrower_id": "B1",
+        "outcome": "promise_to_pay",
+        "right_party": True,
+        "at": "2026-11-28T15:04:05+08:00",
+        "external_id": "PTP-1",
+        "promise": {
+            "items": [
+                {"due_on": "2026-12-01", "amount": "300.00"},
+                {"due_on": "2026-12-15", "amount": "450.50"},
+            ],
+            "promised_by": "spouse",
+        },
+    }
+    attempts = _count(api.engine, d.contact_attempts)
+    past = call | {
+        "external_id": "PTP-0",
+        "promise": {"items": [{"due_on": "2026-11-01", "amount": "300.00"}]},
+    }
+    refused = api.client.post(f"{API}/contacts", headers=h, json=past)
+    assert refused.status_code == 422 and "before today" in refused.text
+    not_ptp = api.client.post(
+        f"{API}/contacts", headers=h, json=call | {"external_id": "PTP-X", "outcome": "busy"}
+    )
+    assert not_ptp.status_code == 422
+    assert _count(api.engine, d.contact_attempts) == attempts  # nothing half-recorded
+    first = api.client.post(f"{API}/contacts", headers=h, json=call)
+    assert first.status_code == 201, first.text
+    promise_id = first.json()["promise_id"]
+    with api.engine.connect() as conn:
+        row = conn.execute(select(nt.promises).where(nt.promises.c.promise_id == promise_id)).one()
+    assert (row.total_minor, row.promised_by, row.status, row.recorded_by) == (
+        75050,
+        "spouse",
+        "open",
+        "token:dialer-ptp",
+    )
+    again = api.client.post(f"{API}/contacts", headers=h, json=call)
+    assert again.status_code == 200 and again.json()["promise_id"] is None
+    assert _count(api.engine, nt.promises) == 1
+
+
 def test_a_dialer_token_posts_outcomes_without_reading_accounts(api: Api) -> None:
     h = _token(api.engine, {ApiScope.WRITE_CONTACTS}, "dialer-only")
     call = {

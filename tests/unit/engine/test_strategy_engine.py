@@ -45,6 +45,8 @@ FEATURES = pa.Table.from_pylist(
         {"borrower_id": "null-risk", "risk_score": None},
         {"borrower_id": "broken", "promise_status": "broken", "days_since_promise_broken": 1},
         {"borrower_id": "m2-contact", "days_since_right_party_contact": 2},
+        {"borrower_id": "promised", "promise_status": "open", "days_to_promise": 1},
+        {"borrower_id": "promised-later", "promise_status": "open", "days_to_promise": 5},
     ],
     schema=FEATURE_SCHEMA,
 )
@@ -60,6 +62,8 @@ BOOK = status(
     loan("risk", 3),
     loan("null-risk", 3),
     loan("broken", 12),
+    loan("promised", 4),
+    loan("promised-later", 4),
     loan("m2-none", 45),
     loan("m2-contact", 45),
     loan("legal", 121),
@@ -88,6 +92,9 @@ def test_each_segment_and_step_fires_as_the_yaml_says() -> None:
         ("null-risk", "M1", "D+3", "sms"),  # a missing score never matches a range
         ("broken", "broken-promise", "D+1", "door_visit"),  # first match wins over M1
         ("broken", "broken-promise", "D+1", "call_task"),
+        # An open promise holds the routine ladder (d4 would get a call task): a reminder
+        # the day before its date only; "promised-later" (5 days ahead) gets nothing today.
+        ("promised", "promise-open", "D-1", "sms"),
         ("m2-none", "M2-M4-no-contact", "D+31/7d", "door_visit"),
         ("m2-contact", "M2-M4", "D+31/14d", "door_visit"),
         ("m2-contact", "M2-M4", "D+33/3d", "call_task"),

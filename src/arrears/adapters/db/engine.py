@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from arrears.domain.errors import ConfigurationError
 
-__all__ = ["MIGRATIONS_DIR", "make_engine", "masked", "upgrade"]
+__all__ = ["MIGRATIONS_DIR", "make_engine", "masked", "savepoint", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -30,6 +32,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """``conn.begin_nested()`` that is safe on SQLite: the driver opens its transaction only
+    at the first INSERT/UPDATE/DELETE, so a SAVEPOINT issued first would itself be the
+    outermost transaction and its RELEASE would commit. Open the transaction first."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN")
+    with conn.begin_nested():
+        yield
 
 
 def make_engine(url: str | URL, *, check: bool = True, echo: bool = False) -> Engine:

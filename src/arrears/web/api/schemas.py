@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.products import PaymentChannel
+from arrears.services.promises import PromisedBy
 from arrears.web.api.common import ID_PATTERN, MONEY_PATTERN, money
 
 __all__ = [
@@ -169,6 +170,19 @@ class PaymentOut(BaseModel):
     status: LoanStatus = Field(description="the loan's status right after the payment")
 
 
+class PromiseItemIn(_In):
+    due_on: date = Field(description="the promised date (the lender's business date)")
+    amount: Money
+
+
+class PromiseIn(_In):
+    """A promise to pay made during the call: one to 12 (date, amount) items, increasing
+    dates, from today to 90 days ahead; it replaces the account's open promise."""
+
+    items: list[PromiseItemIn] = Field(min_length=1, max_length=12)
+    promised_by: PromisedBy = PromisedBy.BORROWER
+
+
 class ContactIn(_In):
     borrower_id: Id
     loan_id: Id | None = None
@@ -185,11 +199,15 @@ class ContactIn(_In):
         description="the dialer's call id: posting it again records nothing new",
     )
     remark: str | None = Field(None, max_length=2000, pattern=r"^[^\x00]*$")
+    promise: PromiseIn | None = Field(
+        None, description="with outcome promise_to_pay only: what was promised"
+    )
 
 
 class ContactOut(BaseModel):
     attempt_id: int
     created: bool
+    promise_id: int | None = None
     borrower_id: str
     external_id: str
 

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from arrears.domain.contacts import ContactOutcome
 from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import ApiScope
-from arrears.services import desk
+from arrears.services import desk, promises
 from arrears.services.api_support import request_hash, run_idempotent
 from arrears.services.payments import check_instant, parse_payment, post_payment
 from arrears.web.api.common import Caller, errors, money, require_scope
@@ -143,12 +144,29 @@ def create_contact(request: Request, who: Dialer, body: ContactIn) -> JSONRespon
         at=at,
         external_id=body.external_id,
     )
+    if body.promise is not None and body.outcome is not ContactOutcome.PROMISE_TO_PAY:
+        raise ValidationError(
+            [Issue("request", None, "promise", "a promise needs the outcome promise_to_pay")]
+        )
+    promise_id = None
     with ctx.engine.begin() as conn:
         attempt_id, created = desk.log_contact(conn, who.actor, body.borrower_id, contact, now)
+        if created and body.promise is not None:
+            promise = promises.PromiseInput(
+                tuple((i.due_on, Decimal(i.amount)) for i in body.promise.items),
+                channel=body.channel,
+                promised_by=body.promise.promised_by,
+                loan_id=body.loan_id,
+                attempt_id=attempt_id,
+            )
+            promise_id = promises.record_promise(
+                conn, who.actor, body.borrower_id, promise, now, ctx.clock.today(), ctx.products
+            )
     out = ContactOut(
         attempt_id=attempt_id,
         created=created,
         borrower_id=body.borrower_id,
         external_id=body.external_id,
+        promise_id=promise_id,
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)

@@ -12,7 +12,7 @@ from arrears.domain.compliance import pack_by_id
 from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Forbidden, Issue, ValidationError
 from arrears.domain.people import Permission, may
-from arrears.services import desk
+from arrears.services import desk, promises
 from arrears.services.access import fetch_borrower
 from arrears.services.auth import Session
 from arrears.services.contact_gate import GateAnswer, check_call
@@ -23,6 +23,7 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+PROMISE_DAYS = 90  # the collector's own kept rate over promises made in the last N days
 
 
 def _read_permission(request: Request) -> Session:
@@ -59,9 +60,13 @@ def queue(
             offset=(page - 1) * PAGE_SIZE,
         )
         as_of = desk.last_cycle_date(conn)
+        since = ctx.clock.today() - timedelta(days=PROMISE_DAYS)
+        mine = promises.collector_promise_stats(conn, since, recorded_by=session.user.username)
     return render(
         request,
         "queue.html",
+        promise_stats=mine[0] if mine else None,
+        promise_days=PROMISE_DAYS,
         rows=rows,
         total=total,
         page=page,
@@ -102,6 +107,7 @@ def _account_page(
         history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
         notes = desk.recent_notes(conn, borrower_id)
         contacts = desk.recent_contacts(conn, borrower_id)
+        promise_rows = promises.promises_of(conn, borrower_id)
     chart = line_chart(
         [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
         title=lang.gettext("Days past due, last 180 days"),
@@ -119,6 +125,8 @@ def _account_page(
         chart=chart,
         notes=notes,
         contacts=contacts,
+        promises=promise_rows,
+        promise_stats=_kept_rate(promise_rows),
         today=today,
         outcomes=list(ContactOutcome),
         channels=list(Channel),
@@ -126,6 +134,12 @@ def _account_page(
         errors=errors or [],
         gate=gate,
     )
+
+
+def _kept_rate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    settled = [r for r in rows if r["status"] in ("kept", "partly_kept", "broken")]
+    kept = sum(1 for r in settled if r["status"] == "kept")
+    return {"kept": kept, "settled": len(settled), "rate": kept / len(settled) if settled else None}
 
 
 @router.get("/accounts/{borrower_id}")
@@ -208,6 +222,19 @@ def _contact_input(form: Any) -> desk.ContactInput:
             issues.append(Issue("form", None, "next_action_on", "not a date (YYYY-MM-DD)"))
     if issues:
         raise ValidationError(issues)
+    if outcome is not ContactOutcome.PROMISE_TO_PAY and (
+        form.get("promise_date") or form.get("promise_amount")
+    ):
+        raise ValidationError(
+            [
+                Issue(
+                    "form",
+                    None,
+                    "outcome",
+                    "a promised date or amount needs the outcome 'promise to pay'",
+                )
+            ]
+        )
     return desk.ContactInput(
         outcome=outcome,
         channel=channel,
@@ -227,8 +254,57 @@ async def log_contact(request: Request, borrower_id: str) -> Response:
     ctx = web(request)
     try:
         contact = _contact_input(form)
+        pairs = [(str(form.get("promise_date") or ""), str(form.get("promise_amount") or ""))]
+        items = promises.parse_items(pairs)
+        now = ctx.clock.now()
         with ctx.engine.begin() as conn:
-            desk.log_contact(conn, session.user.actor(), borrower_id, contact, ctx.clock.now())
+            attempt_id, _ = desk.log_contact(conn, session.user.actor(), borrower_id, contact, now)
+            if items:
+                promise = promises.PromiseInput(
+                    tuple(items),
+                    channel=contact.channel,
+                    loan_id=contact.loan_id,
+                    attempt_id=attempt_id,
+                )
+                promises.record_promise(
+                    conn, session.user.actor(), borrower_id, promise, now,
+                    ctx.clock.today(), ctx.products,
+                )  # fmt: skip
     except ValidationError as exc:
         return _account_page(request, borrower_id, status_code=422, errors=exc.issues)
     return RedirectResponse(f"/accounts/{borrower_id}#contacts", status_code=303)
+
+
+@router.post("/accounts/{borrower_id}/promises")
+async def record_promise(request: Request, borrower_id: str) -> Response:
+    session = require(request, Permission.LOG_CONTACTS)
+    form = await request.form()
+    check_csrf(session, form)
+    ctx = web(request)
+    try:
+        items = promises.parse_items(
+            [
+                (str(form.get(f"date_{i}") or ""), str(form.get(f"amount_{i}") or ""))
+                for i in (1, 2, 3)
+            ]
+        )
+        try:
+            channel = Channel(str(form.get("channel") or "phone"))
+            by = promises.PromisedBy(str(form.get("promised_by") or "borrower"))
+        except ValueError as exc:
+            raise ValidationError([Issue("form", None, "channel", str(exc))]) from None
+        promise = promises.PromiseInput(
+            tuple(items),
+            channel=channel,
+            promised_by=by,
+            loan_id=str(form.get("loan_id") or "") or None,
+            note=str(form.get("note") or "") or None,
+        )
+        with ctx.engine.begin() as conn:
+            promises.record_promise(
+                conn, session.user.actor(), borrower_id, promise, ctx.clock.now(),
+                ctx.clock.today(), ctx.products,
+            )  # fmt: skip
+    except ValidationError as exc:
+        return _account_page(request, borrower_id, status_code=422, errors=exc.issues)
+    return RedirectResponse(f"/accounts/{borrower_id}#promises", status_code=303)

@@ -4,6 +4,7 @@ account assignment (by rule or by hand)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Permission
 from arrears.domain.products import DEFAULT_BUCKET_NAMES
 from arrears.services import portfolio_view as pv
+from arrears.services import promises
 from arrears.services.assignment import AssignmentRule, assign_accounts, assign_by_rule
 from arrears.services.staff import assignable_staff
 from arrears.web.charts import bar_chart
@@ -26,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 RULES = (AssignmentRule.BALANCE, AssignmentRule.BUCKET, AssignmentRule.CITY)
 ROLL_CHART_BUCKETS = 4  # M0→M1 … M3→M4: more series would not fit the legend
 MAX_MANUAL = 5000
+PROMISE_DAYS = 90  # the promise table: promises made in the last N days, per collector
 
 
 def band_label(band: pv.DpdBand) -> str:
@@ -70,12 +73,16 @@ def _charts(view: pv.PortfolioView, lang: Lang) -> dict[str, Any]:
 def portfolio(request: Request) -> Response:
     require(request, Permission.VIEW_PORTFOLIO)
     ctx = web(request)
+    since = ctx.clock.today() - timedelta(days=PROMISE_DAYS)
     with ctx.engine.begin() as conn:
         view = pv.portfolio_view(conn)
+        promise_stats = promises.collector_promise_stats(conn, since)
     return render(
         request,
         "portfolio.html",
         view=view,
+        promise_stats=promise_stats,
+        promise_days=PROMISE_DAYS,
         band_label=band_label,
         **_charts(view, lang_of(request)),
     )

@@ -7,7 +7,9 @@ from sqlalchemy import Connection, create_engine
 
 import arrears.adapters.db.compliance_tables
 import arrears.adapters.db.desk_tables
-import arrears.adapters.db.messaging_tables  # noqa: F401 - registers the outbox
+import arrears.adapters.db.messaging_tables
+import arrears.adapters.db.negotiation_tables
+import arrears.adapters.db.template_tables  # noqa: F401 - registers template versions
 from arrears.adapters.db.tables import metadata
 
 
