@@ -277,6 +277,27 @@ def bench_web_cmd(
     )
 
 
+@bench_cli.command("routing")
+@user_errors
+def bench_routing_cmd(
+    instances: Annotated[
+        list[Path], typer.Option("--instances", help="Folder of Solomon-format files (repeatable)")
+    ],
+    seconds: Annotated[float, typer.Option(min=0.1, help="Solver time per instance")] = 10.0,
+    csv_out: Annotated[Path, typer.Option("--out", help="CSV of the results")] = Path(
+        "var/bench/routing.csv"
+    ),
+    pattern: Annotated[str, typer.Option(help="Glob for instance files")] = "*.txt",
+    limit: Annotated[int | None, typer.Option(min=1, help="Solve only the first N")] = None,
+) -> None:
+    """VRPTW benchmark (Solomon, Gehring-Homberger): vehicles, distance, gap to bks.csv."""
+    from arrears.benchmarks.routing import main as bench_routing_main
+
+    bench_routing_main(
+        folders=instances, seconds=seconds, out=csv_out, pattern=pattern, limit=limit, console=out
+    )
+
+
 compliance_cli = typer.Typer(help="The compliance gate: what-if decisions.", no_args_is_help=True)
 cli.add_typer(compliance_cli, name="compliance")
 

@@ -34,6 +34,7 @@ from arrears.services.contact_gate import record_decision
 from arrears.services.letters import LETTER_TEXTS, CollectionLetter, compose_letter
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
+from arrears.services.promises import next_promised
 from arrears.services.strategy_gate import proposal_attempt
 from arrears.services.template_store import message_sources, stored_latest
 
@@ -112,6 +113,10 @@ def send_actions(
         conn, BATCH_ACTOR, sorted({r["borrower_id"] for r in rows}), now, "daily_actions"
     )
     amounts = _amounts(status)
+    promised = next_promised(
+        conn,
+        sorted({r["borrower_id"] for r in rows if str(r["template"]).startswith("sms_promise")}),
+    )  # a promise reminder names the promised date and amount, not the loan's
     saved = stored_latest(conn)  # templates saved in the app win over the code defaults
     messages = message_sources(saved)
     summary = SendSummary()
@@ -133,6 +138,8 @@ def send_actions(
         if p["channel"] in _MESSAGES and address and person is not None:
             locale = "zh_CN" if (person.country or "CN") == "CN" else "en"
             due, nxt, when = amounts.get(borrower, (0, 0, None))
+            if str(p["template"]).startswith("sms_promise") and borrower in promised:
+                when, due = promised[borrower]
             message = render_message(
                 p["template"],
                 locale,

@@ -39,6 +39,7 @@ __all__ = [
     "PromiseInput",
     "PromisedBy",
     "collector_promise_stats",
+    "next_promised",
     "parse_items",
     "promises_of",
     "record_promise",
@@ -345,6 +346,29 @@ def collector_promise_stats(
         settled = int(row["kept"] or 0) + int(row["partly_kept"] or 0) + int(row["broken"] or 0)
         row["kept_rate"] = None if settled == 0 else int(row["kept"] or 0) / settled
         out.append(row)
+    return out
+
+
+def next_promised(conn: Connection, borrower_ids: Sequence[str]) -> dict[str, tuple[date, int]]:
+    """Per borrower with an open promise: (its next uncovered date, minor units still to pay
+    through that date) — what a promise reminder says."""
+    p = nt.promises.c
+    out: dict[str, tuple[date, int]] = {}
+    for start in range(0, len(borrower_ids), 500):
+        chunk = list(borrower_ids[start : start + 500])
+        rows = conn.execute(
+            select(p.promise_id, p.borrower_id, p.paid_minor).where(
+                p.borrower_id.in_(chunk), p.status == PromiseStatus.OPEN.value
+            )
+        ).all()
+        items = _items(conn, [int(r.promise_id) for r in rows])
+        for r in rows:
+            covered = 0
+            for day, amount in items.get(int(r.promise_id), []):
+                covered += amount
+                if covered > int(r.paid_minor):
+                    out[r.borrower_id] = (day, covered - int(r.paid_minor))
+                    break
     return out
 
 

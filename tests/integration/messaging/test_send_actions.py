@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -121,3 +121,50 @@ def test_letters_are_queued_and_printed_as_pdfs(demo: Engine, tmp_path: Path) ->
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
     assert names[first["borrower_id"]] in text and "测试银行" in text
+
+
+def test_an_open_promise_holds_reminders_and_is_reminded_the_day_before(demo: Engine) -> None:
+    """A borrower past due promises ¥1,234.56 for tomorrow: today's run sends the promise
+    reminder (with the promised amount and date), not the routine ladder."""
+    import sqlalchemy as sa
+
+    from arrears.adapters.db import negotiation_tables as nt
+
+    dry = propose_actions(demo, AS_OF, load_arms(), "Asia/Shanghai").proposals.to_pylist()
+    chased = sorted(
+        {p["borrower_id"] for p in dry if p["segment"].startswith("M1") and p["allowed"]}
+    )
+    assert chased, "the demo book should have M1 accounts with actions today"
+    borrower = chased[0]
+    with demo.begin() as conn:
+        pid = conn.execute(
+            sa.insert(nt.promises).values(
+                borrower_id=borrower,
+                channel="phone",
+                promised_by="borrower",
+                made_on=AS_OF,
+                total_minor=123456,
+                tolerance_minor=100,
+                status="open",
+                recorded_by="collector1",
+                created_at=MORNING,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            sa.insert(nt.promise_items).values(
+                promise_id=pid, seq=1, due_on=date(2026, 11, 29), amount_minor=123456
+            )
+        )
+    result, _ = run_actions(demo, AS_OF, load_arms(), "Asia/Shanghai", MORNING, cn_pack(), TEXTS)
+    mine = [r for r in result.proposals.to_pylist() if r["borrower_id"] == borrower]
+    assert [(r["segment"], r["template"]) for r in mine] == [
+        ("promise-open", "sms_promise_reminder")
+    ]
+    o = mt.outbox_messages
+    with demo.connect() as conn:
+        body = conn.execute(
+            select(o.c.body).where(
+                o.c.borrower_id == borrower, o.c.template == "sms_promise_reminder"
+            )
+        ).scalar_one()
+    assert "¥1,234.56" in body and "2026-11-29" in body
