@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from arrears.bootstrap import App, build_app
 from arrears.cli_actions import register as register_actions
+from arrears.cli_visits import register as register_visits
 from arrears.domain.errors import ArrearsError
 
 __all__ = ["main"]
@@ -147,7 +148,7 @@ def demo_cmd(
     import secrets
 
     from arrears.jobs.demo import run_demo
-    from arrears.services.demo_desk import set_up_demo_people
+    from arrears.services.demo_desk import set_up_demo_field_team, set_up_demo_people
 
     app = build_app()
     run_demo(
@@ -165,7 +166,12 @@ def demo_cmd(
     per = ", ".join(
         f"{u} {n}" for u, n in {**people.collectors.per_user, **people.field.per_user}.items()
     )
-    out.print(f"demo users: {', '.join(people.users)}; accounts assigned: {per}")
+    field = set_up_demo_field_team(app.db(), chosen, app.clock.now())
+    out.print(f"demo users: {', '.join(people.users)}, field2; accounts assigned: {per}")
+    out.print(
+        f"field team {field.team_id} ({' + '.join(field.agents)}): {field.requests} visit "
+        "request(s) queued; plan a day: arrears visits plan --day YYYY-MM-DD"
+    )
     out.print(
         "password of every demo user: "
         + ("(as given with --password)" if password else f"[bold]{escape(chosen)}[/]")
@@ -323,6 +329,7 @@ def compliance_explain_cmd(
 
 
 register_actions(cli, bench_cli, user_errors)
+register_visits(cli, user_errors)
 
 
 def main() -> None:

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     aliyun_template_code: str | None = None
     # Letters: PDFs for the mail house are written here (none: letters stay queued).
     letter_print_dir: Path | None = None
+    # Door visits: the route planner's time limit per day plan (seconds; fixed seed).
+    visit_plan_seconds: float = Field(default=5.0, gt=0, le=600)
+    # Door visits: check-in/out farther than this from the address needs a reason; evidence
+    # files (photos, audio) are kept under evidence_dir (none: data_dir/evidence).
+    visit_checkin_radius_m: int = Field(default=200, ge=10, le=5000)
+    evidence_dir: Path | None = None
+
+    def resolved_evidence_dir(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -46,6 +46,13 @@ class Permission(StrEnum):
     REVIEW_COMPLIANCE = "review_compliance"  # the gate's decisions, flagged notes
     MANAGE_USERS = "manage_users"
     MANAGE_TOKENS = "manage_tokens"
+    REQUEST_VISITS = "request_visits"  # ask for a door visit to an account (with a reason)
+    PLAN_VISITS = "plan_visits"  # field teams, the visit queue, day plans, pins and locks
+    VIEW_ROUTE = "view_route"  # a field agent's own team's route sheet
+    RECORD_VISITS = "record_visits"  # a field team member: start, record, end own visits
+    VIEW_VISIT_REPORTS = "view_visit_reports"  # read any visit and the visit reports
+    PROPOSE_PLANS = "propose_plans"  # repayment plans: calculate, propose, record acceptance
+    APPROVE_PLANS = "approve_plans"  # four eyes: approve or reject another's plan
 
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -55,6 +62,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.UNMASK_PII,
             Permission.WRITE_NOTES,
             Permission.LOG_CONTACTS,
+            Permission.PROPOSE_PLANS,
+            Permission.REQUEST_VISITS,
         }
     ),
     Role.FIELD_AGENT: frozenset(
@@ -63,6 +72,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.UNMASK_PII,
             Permission.WRITE_NOTES,
             Permission.LOG_CONTACTS,
+            Permission.RECORD_VISITS,
+            Permission.PROPOSE_PLANS,
+            Permission.VIEW_ROUTE,
         }
     ),
     Role.MANAGER: frozenset(
@@ -76,6 +88,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EDIT_STRATEGY,
             Permission.VIEW_TEMPLATES,
             Permission.EDIT_TEMPLATES,
+            Permission.VIEW_VISIT_REPORTS,
+            Permission.PROPOSE_PLANS,
+            Permission.APPROVE_PLANS,
+            Permission.REQUEST_VISITS,
+            Permission.PLAN_VISITS,
         }
     ),
     Role.COMPLIANCE: frozenset(

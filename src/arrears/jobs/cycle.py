@@ -35,6 +35,7 @@ from arrears.domain.products import ProductSettings
 from arrears.engine.incremental import advance
 from arrears.engine.status import STATE_SCHEMA, STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
+from arrears.services.plans import settle_plans
 from arrears.services.promises import settle_promises
 from arrears.services.standing import refresh_standing
 
@@ -51,13 +52,17 @@ class CycleResult:
     loans_carried: int
     seconds: float
     promises: Mapping[str, int] = field(default_factory=dict)  # settled today, by state
+    plans: Mapping[str, int] = field(default_factory=dict)  # repayment plans, by new state
 
     def summary(self) -> str:
         settled = ", ".join(f"{n} {state}" for state, n in sorted(self.promises.items()))
+        plans = ", ".join(f"{n} {state}" for state, n in sorted(self.plans.items()))
         return (
             f"cycle {self.as_of.isoformat()}: {self.loans_recomputed} loan(s) replayed from "
             f"their history, {self.loans_carried} advanced from the previous state, "
-            f"{self.seconds:.2f} s" + (f"; promises settled: {settled}" if settled else "")
+            f"{self.seconds:.2f} s"
+            + (f"; promises settled: {settled}" if settled else "")
+            + (f"; repayment plans: {plans}" if plans else "")
         )
 
 
@@ -148,8 +153,9 @@ def run_cycle(
         refresh_standing(conn)  # the work queues show the latest cycle's figures
         progress.advance(table.num_rows)
         settled = settle_promises(conn, as_of, now)
+        plans = settle_plans(conn, as_of, now)
         seconds = time.perf_counter() - t0
-    return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds, settled)
+    return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds, settled, plans)
 
 
 def _compute(

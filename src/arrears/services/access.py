@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, sele
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
+from arrears.adapters.db import visit_tables as vt
 from arrears.domain.errors import Forbidden, Issue, NotFound, ValidationError
 from arrears.domain.people import (
     Actor,
@@ -35,10 +36,12 @@ from arrears.services.audit import record
 __all__ = [
     "BorrowerView",
     "ContactView",
+    "VisitPoint",
     "account_labels",
     "check_account",
     "fetch_borrower",
     "visible_accounts",
+    "visit_points",
 ]
 
 
@@ -238,6 +241,73 @@ def contact_points(
         conn,
         actor,
         "read_contact_points",
+        "borrower",
+        subject,
+        now,
+        detail={"purpose": purpose, "accounts": len(out)},
+    )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class VisitPoint:
+    """Where a door visit goes: unmasked, for planning a route and for the route sheet."""
+
+    borrower_id: str
+    name: str | None
+    phone: str | None
+    address: str | None
+    city: str | None
+    latitude: Any  # Decimal | None (WGS84)
+    longitude: Any
+
+
+# A visit is "on a route" of a field team once planned (also under way and done that day).
+_ON_ROUTE = ("planned", "started", "done")
+
+
+def _on_my_route(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on ``borrowers.borrower_id``: a visit planned for a field team that
+    ``actor`` belongs to (the team's agents see the stops of their own route)."""
+    if actor.user_id is None:
+        return false()
+    v, m = vt.visit_requests.alias("route_v"), vt.field_team_members.alias("route_m")
+    return exists().where(
+        and_(
+            v.c.borrower_id == t.borrowers.c.borrower_id,
+            v.c.status.in_(_ON_ROUTE),
+            v.c.team_id.in_(select(m.c.team_id).where(m.c.user_id == actor.user_id)),
+        )
+    )
+
+
+def visit_points(
+    conn: Connection,
+    actor: Actor,
+    borrower_ids: Sequence[str],
+    now: datetime,
+    purpose: str,
+) -> dict[str, VisitPoint]:
+    """Name, phone, address and coordinates of the accounts ``actor`` may address, to plan
+    door visits or to print a route sheet. Scope: the accounts ``actor`` may read, and for a
+    field agent also the stops planned for their own field team. One audit row per call,
+    with the purpose and how many accounts were read."""
+    b = t.borrowers
+    q = select(
+        b.c.borrower_id, b.c.name, b.c.phone, b.c.address, b.c.city, b.c.latitude, b.c.longitude
+    ).where(or_(visible_accounts(actor), _on_my_route(actor)))
+    out: dict[str, VisitPoint] = {}
+    ids = list(dict.fromkeys(borrower_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        out |= {
+            r.borrower_id: VisitPoint(*r) for r in conn.execute(q.where(b.c.borrower_id.in_(chunk)))
+        }
+    subject = next(iter(out)) if len(out) == 1 else None
+    record(
+        conn,
+        actor,
+        "read_visit_points",
         "borrower",
         subject,
         now,

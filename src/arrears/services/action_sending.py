@@ -1,9 +1,10 @@
 """From the day's proposals to contacts: each contact proposal is decided by the gate at the
 moment it would go out, the decision is kept, and what is allowed is queued in the same
 transaction — SMS, e-mail and letters as outbox messages, call tasks as today's next action on
-the collector's queue. Door visits and agency hand-overs are recorded as decisions only
-(their channels come with later work). Letters (CN-R2, zh-CN or English) are queued as their
-final HTML; the print sender makes the PDF for the mail house.
+the collector's queue, door visits as visit requests for the planner (``services.visits``;
+one open request per account). Agency hand-overs are recorded as decisions only. Letters
+(CN-R2, zh-CN or English) are queued as their final HTML; the print sender makes the PDF for
+the mail house.
 
 Messages go out at ``send_at`` local time on the business date (10:00 by default), or at once
 when the run is later than that. Running the same day again queues nothing twice: each
@@ -37,6 +38,7 @@ from arrears.services.messaging import enqueue
 from arrears.services.promises import next_promised
 from arrears.services.strategy_gate import proposal_attempt
 from arrears.services.template_store import message_sources, stored_latest
+from arrears.services.visits import request_strategy_visits
 
 __all__ = ["MessageTexts", "SendSummary", "send_actions"]
 
@@ -58,6 +60,7 @@ class SendSummary:
     already_queued: int = 0
     call_tasks: int = 0
     recorded_only: int = 0
+    visits_requested: int = 0
     blocked_by: dict[str, int] = field(default_factory=dict)
 
 
@@ -121,6 +124,7 @@ def send_actions(
     messages = message_sources(saved)
     summary = SendSummary()
     call_tasks: list[str] = []
+    door_visits: list[Mapping[str, object]] = []
     for p in rows:
         borrower = p["borrower_id"]
         person = people.get(borrower)
@@ -217,8 +221,13 @@ def send_actions(
         elif channel is Channel.CALL:
             call_tasks.append(borrower)
         else:
+            if channel is Channel.VISIT:
+                door_visits.append(p)
             summary.recorded_only += 1
     _set_call_tasks(conn, call_tasks, as_of)
+    summary.visits_requested = request_strategy_visits(
+        conn, door_visits, {b: a[0] for b, a in amounts.items()}, now, as_of
+    )
     summary.call_tasks = len(call_tasks)
     return summary
 

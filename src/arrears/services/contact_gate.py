@@ -217,6 +217,8 @@ def _attempt_json(attempt: Attempt) -> dict[str, Any]:
     }
     if attempt.text is not None:
         out["text"] = attempt.text
+    if attempt.staff is not None:
+        out["staff"] = list(attempt.staff)
     return out
 
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
+from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import tables as t
+from arrears.domain.errors import Conflict
 from arrears.domain.people import Actor, Role
 from arrears.services.assignment import AssignmentRule, RuleResult, assign_by_rule
 from arrears.services.auth import create_team, create_user, set_password
 
-__all__ = ["DEMO_USERS", "DemoPeople", "set_up_demo_people"]
+__all__ = [
+    "DEMO_FIELD_TEAM",
+    "DEMO_USERS",
+    "DemoFieldTeam",
+    "DemoPeople",
+    "set_up_demo_field_team",
+    "set_up_demo_people",
+]
 
 # username, role, team, display name (zh-CN demo staff)
 DEMO_USERS: tuple[tuple[str, Role, str | None, str], ...] = (
@@ -58,3 +68,79 @@ def set_up_demo_people(engine: Engine, password: str, now: datetime) -> DemoPeop
             conn, system, AssignmentRule.BUCKET, [ids["field1"]], now, bucket="M3"
         )
     return DemoPeople(tuple(u for u, *_ in DEMO_USERS), collectors, field)
+
+
+# The demo's field team (door visits): field1 and a second agent, based at a Beijing branch
+# (Beijing holds most of the demo's overdue accounts); it covers Beijing, so the plan shows
+# the other cities' visits as outside every territory.
+DEMO_FIELD_AGENT = ("field2", "赵磊")
+DEMO_FIELD_TEAM = {
+    "team_id": "T1",
+    "name": "外访一队",
+    "home_label": "北京东城支行（东直门内大街）",
+    "home_latitude": Decimal("39.9380"),
+    "home_longitude": Decimal("116.4290"),
+    "shift_start": time(9, 0),
+    "shift_end": time(18, 0),
+    "capacity": 8,
+    "territory": ("北京市",),
+}
+DEMO_VISITS_MAX = 40  # visit requests seeded for the demo (the overdue Beijing accounts, M2+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoFieldTeam:
+    team_id: str
+    agents: tuple[str, str]
+    requests: int
+
+
+def set_up_demo_field_team(engine: Engine, password: str, now: datetime) -> DemoFieldTeam:
+    """For ``arrears demo``: a second field agent, the field team T1 (field1 + field2) and
+    visit requests for the most overdue Beijing accounts (as the strategy's M2+ door visits
+    would make them), so that a day can be planned at once. Idempotent."""
+    from arrears.services import visits
+    from arrears.services.access import BATCH_ACTOR
+
+    manager = Actor("demo", Role.MANAGER)
+    username, display = DEMO_FIELD_AGENT
+    with engine.begin() as conn:
+        u = d.users.c
+        team1 = conn.execute(select(d.teams.c.team_id).where(d.teams.c.name == "催收一组")).scalar()
+        found = conn.execute(select(u.user_id).where(u.username == username)).scalar()
+        if found is None:
+            create_user(conn, username, password, Role.FIELD_AGENT, now, display, team1)
+        else:
+            set_password(conn, int(found), password)
+        members = tuple(
+            int(conn.execute(select(u.user_id).where(u.username == name)).scalar_one())
+            for name in ("field1", username)
+        )
+        team = visits.TeamInput(**DEMO_FIELD_TEAM, members=members)  # type: ignore[arg-type]
+        visits.save_team(conn, manager, team, now)
+        s, b = t.status_history.c, t.borrowers.c
+        last = conn.execute(select(func.max(s.as_of))).scalar()
+        overdue = conn.execute(
+            select(s.borrower_id, func.sum(s.total_due_now_minor).label("due"))
+            .join(t.borrowers, b.borrower_id == s.borrower_id)
+            .where(s.as_of == last, s.dpd >= 31, b.city == "北京市")
+            .group_by(s.borrower_id)
+            .order_by(func.sum(s.total_due_now_minor).desc(), s.borrower_id)
+            .limit(DEMO_VISITS_MAX)
+        ).all()
+        created = 0
+        for r in overdue:
+            try:
+                visits.request_visit(
+                    conn,
+                    BATCH_ACTOR,
+                    r.borrower_id,
+                    reason="segment M2-M4: door_visit (demo)",
+                    now=now,
+                    today=last or now.date(),
+                    source="strategy",
+                )
+                created += 1
+            except Conflict:
+                continue  # an open request exists already
+    return DemoFieldTeam(str(DEMO_FIELD_TEAM["team_id"]), ("field1", username), created)

@@ -32,6 +32,11 @@ from arrears.domain.products import ProductSettings
 from arrears.domain.strategy import PromiseStatus
 from arrears.services.access import BATCH_ACTOR, check_account
 from arrears.services.audit import record
+from arrears.services.plans import (
+    merge_plan_features,
+    next_plan_instalments,
+    plan_features,
+)
 
 __all__ = [
     "MAX_ITEMS",
@@ -351,7 +356,8 @@ def collector_promise_stats(
 
 def next_promised(conn: Connection, borrower_ids: Sequence[str]) -> dict[str, tuple[date, int]]:
     """Per borrower with an open promise: (its next uncovered date, minor units still to pay
-    through that date) — what a promise reminder says."""
+    through that date) — what a promise reminder says. An active repayment plan wins (its
+    next instalment, ``services.plans.next_plan_instalments``), as in ``promise_features``."""
     p = nt.promises.c
     out: dict[str, tuple[date, int]] = {}
     for start in range(0, len(borrower_ids), 500):
@@ -369,6 +375,7 @@ def next_promised(conn: Connection, borrower_ids: Sequence[str]) -> dict[str, tu
                 if covered > int(r.paid_minor):
                     out[r.borrower_id] = (day, covered - int(r.paid_minor))
                     break
+    out.update(next_plan_instalments(conn, list(borrower_ids)))
     return out
 
 
@@ -377,7 +384,10 @@ def promise_features(
 ) -> list[tuple[str, str, int | None, int | None]]:
     """Per borrower with a promise made on or before ``as_of`` (the latest not cancelled):
     (borrower_id, promise_status as of ``as_of``, days_since_promise_broken, days_to_promise)
-    — the strategy's promise features."""
+    — the strategy's promise features. A repayment plan counts as an arrangement too
+    (``services.plans.merge_plan_features``): an active plan is ``open`` with the days to its
+    next unpaid instalment, a broken plan ``broken`` from the day it broke unless a promise
+    was made after that."""
     p = nt.promises.c
     latest = (
         select(p.borrower_id, func.max(p.promise_id).label("promise_id"))
@@ -386,7 +396,7 @@ def promise_features(
         .subquery()
     )
     rows = conn.execute(
-        select(p.promise_id, p.borrower_id, p.status, p.settled_on, p.paid_minor).join(
+        select(p.promise_id, p.borrower_id, p.status, p.settled_on, p.paid_minor, p.made_on).join(
             latest, latest.c.promise_id == p.promise_id
         )
     ).all()
@@ -413,4 +423,5 @@ def promise_features(
             out.append((r.borrower_id, r.status, (as_of - r.settled_on).days, None))
         else:
             out.append((r.borrower_id, r.status, None, None))
-    return out
+    made_on = {r.borrower_id: r.made_on for r in rows}
+    return merge_plan_features(out, made_on, plan_features(conn, as_of), as_of)

@@ -204,6 +204,9 @@ def web_app(app: App) -> FastAPI:
             products=app.products(),
             compliance_pack=s.compliance_pack,
             sms_secret=s.sms_secret,
+            visit_checkin_radius_m=s.visit_checkin_radius_m,
+            evidence_dir=s.resolved_evidence_dir(),
+            visit_plan_seconds=s.visit_plan_seconds,
         )
     )
 

@@ -71,6 +71,9 @@ class WebContext:
     threads: int = 8
     compliance_pack: str = "CN"  # the rule pack every contact passes (CN or US)
     sms_secret: str | None = None  # the SMS gateway's HMAC secret (its delivery receipts)
+    visit_plan_seconds: float = 5.0  # the door-visit planner's time limit (settings)
+    visit_checkin_radius_m: int = 200  # door visits: farther needs a reason
+    evidence_dir: Path | None = None  # door visits' photos and audio (none: uploads refused)
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES),

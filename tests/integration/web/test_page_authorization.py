@@ -13,8 +13,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine, func, select
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import plan_tables
 from arrears.domain.compliance import cn_pack
+from arrears.domain.negotiation import PlanKind
 from arrears.domain.people import Actor, Role
+from arrears.services import plans
 from arrears.services.contact_gate import check_call
 from fixtures.web import ROLES_USERS, FixedClock, csrf_of, logged_in
 
@@ -35,6 +38,15 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/accounts/{borrower_id}/contacts"): OWNER_TEAM | {"manager"},
     ("POST", "/accounts/{borrower_id}/promises"): OWNER_TEAM | {"manager"},
     ("POST", "/accounts/{borrower_id}/call-check"): OWNER_TEAM | {"manager"},
+    ("GET", "/accounts/{borrower_id}/plans/calculator"): OWNER_TEAM | {"manager"},
+    ("POST", "/accounts/{borrower_id}/plans/calculator"): OWNER_TEAM | {"manager"},
+    ("POST", "/accounts/{borrower_id}/plans"): OWNER_TEAM | {"manager"},
+    ("GET", "/accounts/{borrower_id}/plans/{plan_id}"): OWNER_TEAM | READ_ALL,
+    ("POST", "/accounts/{borrower_id}/plans/{plan_id}/decision"): {"manager"},
+    ("POST", "/accounts/{borrower_id}/plans/{plan_id}/acceptance"): OWNER_TEAM | {"manager"},
+    ("POST", "/accounts/{borrower_id}/plans/{plan_id}/cancel"): OWNER_TEAM | {"manager"},
+    ("GET", "/accounts/{borrower_id}/plans/{plan_id}/agreement.pdf"): OWNER_TEAM | READ_ALL,
+    ("GET", "/plans/approvals"): {"manager"},
     ("GET", "/portfolio"): {"manager"},
     ("GET", "/assignments"): {"manager"},
     ("POST", "/assignments/rule"): {"manager"},
@@ -61,6 +73,26 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/admin/tokens"): {"admin"},
     ("POST", "/admin/tokens"): {"admin"},
     ("POST", "/admin/tokens/{token_id}/revoke"): {"admin"},
+    # Door visits, planning (services.visits): managers plan; collectors request by hand.
+    ("POST", "/accounts/{borrower_id}/visits"): {"collector1", "manager"},
+    ("GET", "/visits"): {"manager"},
+    ("POST", "/visits/pin"): {"manager"},
+    ("GET", "/visits/teams"): {"manager"},
+    ("POST", "/visits/teams"): {"manager"},
+    ("GET", "/visits/plan"): {"manager"},
+    ("POST", "/visits/plan"): {"manager"},
+    ("POST", "/visits/lock"): {"manager"},
+    ("GET", "/visits/route"): {"field1"},
+    # Door visits, the visit (services.visit_record): the team makes it, managers read it.
+    ("GET", "/visits/mobile"): {"field1"},
+    ("GET", "/visits/{visit_id}/mobile"): {"field1", "manager"},
+    ("POST", "/visits/{visit_id}/start"): {"field1"},
+    ("POST", "/visits/{visit_id}/record"): {"field1"},
+    ("POST", "/visits/{visit_id}/end"): {"field1"},
+    ("POST", "/visits/{visit_id}/evidence"): {"field1"},
+    ("GET", "/visits/{visit_id}/evidence/{evidence_id}"): {"field1", "manager"},
+    ("GET", "/visits/report"): {"manager"},
+    ("GET", "/visits/report.csv"): {"manager"},
 }
 # Account routes: readers without the write permission get 403, users outside the scope 404.
 ACCOUNT_READERS = OWNER_TEAM | READ_ALL
@@ -100,12 +132,80 @@ def _ids(engine: Engine) -> dict[str, str]:
             collector.username, Role(collector.role), collector.user_id, collector.team_id
         )
         answer = check_call(conn, person, account, FixedClock().now(), cn_pack(), "Asia/Shanghai")
+        plan_id = _a_plan(conn, person, account)
+        visit_id, evidence_id = _a_visit(conn, account)
     return {
         "borrower_id": account,
         "user_id": str(user_id),
         "token_id": str(token_id or 1),
         "decision_id": str(answer.decision_id),
+        "plan_id": str(plan_id),
+        "visit_id": str(visit_id),
+        "evidence_id": str(evidence_id),
     }
+
+
+def _a_visit(conn: Any, account: str) -> tuple[int, int]:
+    """A visit planned for field1's field team (made if none) a year ahead, with an
+    evidence row (no file: the test app has no evidence directory), for the visit pages."""
+    from datetime import time, timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from arrears.adapters.db import visit_record_tables as vrt
+    from arrears.adapters.db import visit_tables as vt
+    from fixtures.web import AS_OF
+
+    now = FixedClock().now()
+    field1 = conn.execute(select(d.users.c.user_id).where(d.users.c.username == "field1"))
+    field1_id = field1.scalar_one()
+    m = vt.field_team_members.c
+    team = conn.execute(select(func.min(m.team_id)).where(m.user_id == field1_id)).scalar()
+    if team is None:
+        team = "T-AUTH"
+        conn.execute(
+            insert(vt.field_teams).values(
+                team_id=team, name=team, home_label="branch", home_latitude=Decimal("31.23"),
+                home_longitude=Decimal("121.47"), shift_start=time(9), shift_end=time(18),
+                capacity=8, territory="", active=True, created_at=now,
+            )
+        )  # fmt: skip
+        conn.execute(insert(vt.field_team_members).values(team_id=team, user_id=field1_id))
+    day = AS_OF + timedelta(days=365)
+    visit_id = conn.execute(
+        insert(vt.visit_requests).values(
+            borrower_id=account, source="manual", reason="authorization probe",
+            requested_by="manager", requested_at=now, priority_minor=0, duration_min=45,
+            status="planned", planned_day=day, team_id=team, seq=1, created_at=now,
+            planned_start=now + timedelta(days=365), planned_end=now + timedelta(days=365),
+        )
+    ).inserted_primary_key[0]  # fmt: skip
+    evidence_id = conn.execute(
+        insert(vrt.visit_evidence).values(
+            visit_id=visit_id, kind="photo", filename="probe.jpg", mime="image/jpeg",
+            size_bytes=1, sha256="0" * 64, stored_path=f"{visit_id}/{'0' * 64}",
+            retention_until=day, uploaded_by="field1", uploaded_at=now,
+        )
+    ).inserted_primary_key[0]  # fmt: skip
+    return int(visit_id), int(evidence_id)
+
+
+def _a_plan(conn: Any, person: Actor, account: str) -> int:
+    """A plan of the account for the plan pages (an approved full settlement of one loan;
+    the account's existing one when a previous run made it)."""
+    p = plan_tables.plans.c
+    found = conn.execute(select(func.min(p.plan_id)).where(p.borrower_id == account)).scalar()
+    if found is not None:
+        return int(found)
+    today = FixedClock().today()
+    options = plans.plan_options(conn, person, account, None, today, {})
+    request = plans.PlanRequest(
+        kind=PlanKind.SETTLEMENT, settlement_amount=options.snapshot.total_owed
+    )
+    return plans.propose_plan(
+        conn, person, account, options.snapshot.loan_id, request, today, FixedClock().now(), {}
+    )
 
 
 def _expected(method: str, path: str, user: str) -> str:

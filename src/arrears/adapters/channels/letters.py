@@ -6,7 +6,8 @@ en). Their variables are the CN-R2 elements (``arrears.domain.compliance.documen
 ``name``, ``amount_owed``, ``reason_and_legal_basis``, ``rights_and_duties``,
 ``how_to_check``, ``how_to_object``, ``lender_contact``, ``seal``) plus ``lender_name``,
 ``reference``, ``letter_date`` and ``as_of``. What a letter must contain is checked by
-``services.letters``; this module only renders.
+``services.letters``; this module only renders. The repayment-plan agreements
+(``agreement_<locale>.html``, rendered by ``render_agreement_html``) live in the same folder.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "LETTER_CSS",
     "LETTER_LOCALES",
     "letter_template",
+    "render_agreement_html",
+    "render_dossier_html",
     "render_letter_html",
     "render_pdf",
     "template_variables",
@@ -61,6 +64,28 @@ def template_variables(source: str) -> set[str]:
 
 def render_letter_html(source: str, values: Mapping[str, str]) -> str:
     """The letter as HTML; every value is escaped."""
+    return _ENV.from_string(source).render(**values, css=Markup(LETTER_CSS))  # noqa: S704 - our constant
+
+
+def render_agreement_html(locale: str, values: Mapping[str, object]) -> str:
+    """A repayment-plan agreement (``letter_templates/agreement_<locale>.html``) as HTML;
+    every value is escaped. What it must say is decided by ``services.agreements``."""
+    if locale not in LETTER_LOCALES:
+        raise KeyError(locale)
+    source = (files(__package__) / "letter_templates" / f"agreement_{locale}.html").read_text(
+        encoding="utf-8"
+    )
+    return _ENV.from_string(source).render(**values, css=Markup(LETTER_CSS))  # noqa: S704 - our constant
+
+
+def render_dossier_html(locale: str, values: Mapping[str, object]) -> str:
+    """A visit dossier (``letter_templates/dossier_<locale>.html``) as HTML; every value is
+    escaped. What it says is gathered by ``services.dossiers``."""
+    if locale not in LETTER_LOCALES:
+        raise KeyError(locale)
+    source = (files(__package__) / "letter_templates" / f"dossier_{locale}.html").read_text(
+        encoding="utf-8"
+    )
     return _ENV.from_string(source).render(**values, css=Markup(LETTER_CSS))  # noqa: S704 - our constant
 
 

@@ -14,18 +14,26 @@ def routers() -> list[APIRouter]:
         auth,
         compliance,
         desk,
+        plans,
         portfolio,
         strategy,
         templates,
+        visit_mobile,
+        visit_reports,
+        visits,
     )
 
     return [
         auth.router,
         desk.router,
+        plans.router,
         portfolio.router,
         strategy.router,
         templates.router,
         audit.router,
         compliance.router,
         admin.router,
+        visit_mobile.router,
+        visit_reports.router,
+        visits.router,
     ]

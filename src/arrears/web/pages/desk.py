@@ -12,7 +12,7 @@ from arrears.domain.compliance import pack_by_id
 from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Forbidden, Issue, ValidationError
 from arrears.domain.people import Permission, may
-from arrears.services import desk, promises
+from arrears.services import desk, plans, promises
 from arrears.services.access import fetch_borrower
 from arrears.services.auth import Session
 from arrears.services.contact_gate import GateAnswer, check_call
@@ -108,6 +108,7 @@ def _account_page(
         notes = desk.recent_notes(conn, borrower_id)
         contacts = desk.recent_contacts(conn, borrower_id)
         promise_rows = promises.promises_of(conn, borrower_id)
+        plan_rows = plans.plans_of(conn, borrower_id)
     chart = line_chart(
         [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
         title=lang.gettext("Days past due, last 180 days"),
@@ -127,6 +128,7 @@ def _account_page(
         contacts=contacts,
         promises=promise_rows,
         promise_stats=_kept_rate(promise_rows),
+        plans=plan_rows,
         today=today,
         outcomes=list(ContactOutcome),
         channels=list(Channel),

@@ -9,7 +9,10 @@ import arrears.adapters.db.compliance_tables
 import arrears.adapters.db.desk_tables
 import arrears.adapters.db.messaging_tables
 import arrears.adapters.db.negotiation_tables
-import arrears.adapters.db.template_tables  # noqa: F401 - registers template versions
+import arrears.adapters.db.plan_tables
+import arrears.adapters.db.template_tables
+import arrears.adapters.db.visit_record_tables
+import arrears.adapters.db.visit_tables  # noqa: F401 - registers door visits (planning)
 from arrears.adapters.db.tables import metadata
 
 
