@@ -92,7 +92,14 @@ def visible_accounts(actor: Actor) -> ColumnElement[bool]:
         if actor.team_id is not None
         else false()
     )
-    return exists().where(and_(a.c.borrower_id == t.borrowers.c.borrower_id, or_(mine, team)))
+    assigned = exists().where(
+        and_(a.c.borrower_id == t.borrowers.c.borrower_id, or_(mine, team))
+    )
+    if not may(actor.role, Permission.RECORD_VISITS):
+        return assigned
+    # A field team also reads the accounts on its own route (planned or being visited): the
+    # dossier, a promise or a plan at the door.
+    return or_(assigned, _on_my_route(actor, ("planned", "started")))
 
 
 def check_account(conn: Connection, actor: Actor, borrower_id: str) -> None:
@@ -266,7 +273,7 @@ class VisitPoint:
 _ON_ROUTE = ("planned", "started", "done")
 
 
-def _on_my_route(actor: Actor) -> ColumnElement[bool]:
+def _on_my_route(actor: Actor, statuses: Sequence[str] = _ON_ROUTE) -> ColumnElement[bool]:
     """SQL condition on ``borrowers.borrower_id``: a visit planned for a field team that
     ``actor`` belongs to (the team's agents see the stops of their own route)."""
     if actor.user_id is None:
@@ -275,7 +282,7 @@ def _on_my_route(actor: Actor) -> ColumnElement[bool]:
     return exists().where(
         and_(
             v.c.borrower_id == t.borrowers.c.borrower_id,
-            v.c.status.in_(_ON_ROUTE),
+            v.c.status.in_(list(statuses)),
             v.c.team_id.in_(select(m.c.team_id).where(m.c.user_id == actor.user_id)),
         )
     )

@@ -59,15 +59,17 @@ from arrears.domain.compliance import (
 )
 from arrears.domain.compliance.lexicon import X1_CATEGORIES
 from arrears.domain.contacts import Channel as ContactChannel
+from arrears.domain.contacts import ContactOutcome, DelinquencyReason
 from arrears.domain.errors import Conflict, Forbidden, Issue, NotFound, ValidationError
 from arrears.domain.money import to_minor
 from arrears.domain.people import Actor as Person
-from arrears.domain.people import ApiScope, Permission, may
+from arrears.domain.people import Permission, may
 from arrears.domain.products import ProductSettings
 from arrears.domain.routing import Point, haversine_km
-from arrears.services.access import VisitPoint, check_account, visit_points
+from arrears.services.access import VisitPoint, visit_points
 from arrears.services.audit import record
 from arrears.services.contact_gate import history_of, record_decision
+from arrears.services.desk import ContactInput, log_contact
 from arrears.services.promises import PromisedBy, PromiseInput, parse_items, record_promise
 
 __all__ = [
@@ -533,20 +535,6 @@ def _raise_conflict(visit_id: int) -> SaveResult:
     raise Conflict(f"visit {visit_id}: the save clashed with another; send it again")
 
 
-def _promise_actor(conn: Connection, actor: Person, borrower_id: str) -> Person:
-    """Who records a promise made at the door. The account may be outside the agent's desk
-    scope (the visit is on their team's route, checked by the caller): then the promise is
-    recorded in the agent's name with the scope of the visit (``services.promises`` checks
-    the desk scope)."""
-    try:
-        check_account(conn, actor, borrower_id)
-    except NotFound:
-        return Person(
-            actor.name, None, actor.user_id, actor.team_id, frozenset({ApiScope.READ_ACCOUNTS})
-        )
-    return actor
-
-
 def _screen(note: str | None) -> tuple[str | None, list[str]]:
     if not note:
         return None, []
@@ -607,7 +595,7 @@ def save_record(
             made_on = now.astimezone(ZoneInfo(lender_tz)).date()
             promise_id = record_promise(
                 conn,
-                _promise_actor(conn, actor, visit.borrower_id),
+                actor,  # the visit's team may address the account (access.visible_accounts)
                 visit.borrower_id,
                 PromiseInput(
                     rec.promise_items,
@@ -722,6 +710,15 @@ def end_visit(
             updated_at=now,
         )
     )
+    # The visit is a contact: it joins the account's contact attempts (the desk's history and
+    # the gate's frequency counts) — while the account is still on the team's route.
+    log_contact(
+        conn,
+        actor,
+        visit.borrower_id,
+        _as_contact(current, visit.loan_id, now, visit_id),
+        now,
+    )
     conn.execute(
         update(vt.visit_requests)
         .where(vt.visit_requests.c.visit_id == visit_id)
@@ -738,6 +735,47 @@ def end_visit(
         detail={"distance_m": distance, "radius_m": radius_m},
     )
     return EndResult(visit_id, distance, False)
+
+
+_REASONS = {
+    "job_loss": DelinquencyReason.UNEMPLOYMENT,
+    "illness": DelinquencyReason.ILLNESS,
+    "business_trouble": DelinquencyReason.BUSINESS_LOSS,
+    "dispute": DelinquencyReason.DISPUTE,
+    "fraud_claim": DelinquencyReason.FRAUD_CLAIM,
+    "refusal": DelinquencyReason.OTHER,
+    "other": DelinquencyReason.OTHER,
+}
+_OUTCOMES = {
+    "paid_now": ContactOutcome.PAID_ALREADY,
+    "promise": ContactOutcome.PROMISE_TO_PAY,
+    "plan_proposed": ContactOutcome.CALLBACK,
+    "refused": ContactOutcome.REFUSED,
+}
+
+
+def _as_contact(rec: Any, loan_id: str | None, now: datetime, visit_id: int) -> ContactInput:
+    """The visit record as a contact attempt on the ``visit`` channel: met the borrower →
+    a right-party contact with the visit's outcome; family → a third party; nobody → no
+    answer (or a wrong address when the borrower moved)."""
+    if rec.met == "borrower":
+        outcome = _OUTCOMES.get(rec.outcome, ContactOutcome.CALLBACK)
+    elif rec.met == "family":
+        outcome = ContactOutcome.THIRD_PARTY
+    else:
+        outcome = (
+            ContactOutcome.WRONG_NUMBER if rec.outcome == "moved" else ContactOutcome.NO_ANSWER
+        )
+    return ContactInput(
+        outcome=outcome,
+        channel=ContactChannel.VISIT,
+        right_party=rec.met == "borrower",
+        reason=_REASONS.get(rec.delinquency_reason or ""),
+        remark=f"visit {visit_id}",
+        loan_id=loan_id,
+        at=rec.started_at or now,
+        external_id=f"visit:{visit_id}",
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -207,6 +207,8 @@ def web_app(app: App) -> FastAPI:
             visit_checkin_radius_m=s.visit_checkin_radius_m,
             evidence_dir=s.resolved_evidence_dir(),
             visit_plan_seconds=s.visit_plan_seconds,
+            lender_name=s.lender_name,
+            object_how=s.object_how,
         )
     )
 

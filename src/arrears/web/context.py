@@ -74,6 +74,8 @@ class WebContext:
     visit_plan_seconds: float = 5.0  # the door-visit planner's time limit (settings)
     visit_checkin_radius_m: int = 200  # door visits: farther needs a reason
     evidence_dir: Path | None = None  # door visits' photos and audio (none: uploads refused)
+    lender_name: str = "贷款机构"  # what documents say about the lender (settings)
+    object_how: str = "借款合同所列的客服热线"  # how a borrower objects or complains
     templates: Environment = field(
         default_factory=lambda: Environment(
             loader=FileSystemLoader(TEMPLATES),

@@ -91,6 +91,7 @@ RULES: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/visits/{visit_id}/end"): {"field1"},
     ("POST", "/visits/{visit_id}/evidence"): {"field1"},
     ("GET", "/visits/{visit_id}/evidence/{evidence_id}"): {"field1", "manager"},
+    ("GET", "/visits/{visit_id}/dossier"): {"field1", "manager"},
     ("GET", "/visits/report"): {"manager"},
     ("GET", "/visits/report.csv"): {"manager"},
 }

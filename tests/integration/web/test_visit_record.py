@@ -613,6 +613,18 @@ def test_end_visit_needs_the_record_and_a_near_position(store: Store) -> None:
     row = visit_row(store, visit_id)
     assert row.status == "done" and row.end_reason == "walked to the car park"
     assert row.ended_at == NOW + timedelta(minutes=40)
+    # The visit joins the account's contact attempts (desk history, the gate's counts).
+    c = d.contact_attempts.c
+    with store.engine.connect() as conn:
+        attempt = conn.execute(
+            select(d.contact_attempts).where(c.external_id == f"visit:{visit_id}")
+        ).one()
+    assert (attempt.channel, attempt.borrower_id, attempt.right_party, attempt.answered) == (
+        "visit",
+        borrower,
+        True,
+        True,
+    )
     assert end(store, visit_id, borrower, 10).repeated  # a re-sent check-out changes nothing
     assert visit_row(store, visit_id).end_distance_m == 450
     save(store, visit_id, _promise())  # the record may still be completed after the end
@@ -860,3 +872,53 @@ def test_the_report_page_and_csv(store: Store) -> None:
     assert any(line.startswith("Team,T1,") for line in lines)
     assert manager.get("/visits/report?from=bad").status_code == 422
     assert _client(store, "field1").get("/visits/report").status_code == 403
+
+
+def test_the_visits_team_reads_the_dossier_and_the_account_only_while_on_route(
+    store: Store, tmp_path: Path
+) -> None:
+    """An account outside field1's desk scope, on T1's route: field1 opens the account and
+    downloads the dossier (name shown in full, an audited unmasking with the visit as the
+    reason); field3 (team T2) gets 404; once the visit is done the account is closed again."""
+    import shutil
+    import subprocess
+
+    borrower = store.others[1]
+    visit_id, _ = new_visit(store, borrower)
+    with store.engine.connect() as conn:
+        name = conn.execute(
+            select(t.borrowers.c.name).where(t.borrowers.c.borrower_id == borrower)
+        ).scalar_one()
+    field1 = _client(store, "field1")
+    assert field1.get(f"/accounts/{borrower}").status_code == 200
+    pdf = field1.get(f"/visits/{visit_id}/dossier?locale=zh_CN")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        path = tmp_path / "dossier.pdf"
+        path.write_bytes(pdf.content)
+        text = subprocess.run(
+            ["pdftotext", str(path), "-"], capture_output=True, check=True, text=True
+        ).stdout
+        assert name in text
+    with store.engine.connect() as conn:
+        reasons = (
+            conn.execute(
+                select(d.audit_log.c.reason).where(
+                    d.audit_log.c.actor == "field1",
+                    d.audit_log.c.subject_id == borrower,
+                    d.audit_log.c.action == "unmask_pii",
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert f"visit {visit_id} dossier" in reasons
+    assert _client(store, "field3").get(f"/visits/{visit_id}/dossier").status_code == 404
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.update(vt.visit_requests)
+            .where(vt.visit_requests.c.borrower_id == borrower)
+            .values(status="done")
+        )
+    assert field1.get(f"/accounts/{borrower}").status_code == 404

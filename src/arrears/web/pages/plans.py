@@ -306,6 +306,8 @@ def agreement(request: Request, borrower_id: str, plan_id: int, locale: str = "z
                 locale,
                 ctx.clock.now(),
                 ctx.clock.today(),
+                lender=ctx.lender_name,
+                lender_contact=ctx.object_how,
                 client=client_of(request),
             )
         except ValidationError as exc:

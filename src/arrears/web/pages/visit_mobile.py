@@ -22,8 +22,9 @@ from arrears.domain.errors import Conflict, Forbidden, Issue, ValidationError
 from arrears.domain.people import Permission, may
 from arrears.services import visit_record as vr
 from arrears.services.auth import Session
+from arrears.services.dossiers import dossier_pdf, gather_dossier
 from arrears.services.promises import PromisedBy
-from arrears.web.context import check_csrf, lang_of, render, require, web
+from arrears.web.context import check_csrf, client_of, lang_of, render, require, web
 
 __all__ = ["router", "visit_labels"]
 
@@ -416,4 +417,43 @@ def evidence_download(request: Request, visit_id: int, evidence_id: int) -> Resp
         filename=row.filename,
         content_disposition_type="inline" if inline else "attachment",
         headers={"X-Evidence-SHA256": row.sha256},
+    )
+
+
+@router.get("/visits/{visit_id}/dossier")
+def dossier(request: Request, visit_id: int, locale: str = "zh_CN") -> Response:
+    """The visit's dossier as a PDF (3.2: prepare): the team's agents and managers. The
+    borrower's data is shown in full for the visit — an audited unmasking with the visit as
+    the reason; roles that may not unmask get the masked dossier."""
+    session = _reader(request)
+    ctx = web(request)
+    actor = session.user.actor()
+    now, today = ctx.clock.now(), ctx.clock.today()
+    with ctx.engine.begin() as conn:
+        state = vr.visit_state(conn, actor, visit_id)
+        found = gather_dossier(
+            conn,
+            actor,
+            state.borrower_id,
+            locale=locale,
+            reference=f"VISIT-{visit_id}",
+            prepared_on=today,
+            today=today,
+            now=now,
+            products=ctx.products,
+            prepared_for=tuple(state.members.values()) or (session.user.display_name,),
+            unmask_reason=(
+                f"visit {visit_id} dossier"
+                if may(session.user.role, Permission.UNMASK_PII)
+                else None
+            ),
+            pack=pack_by_id(ctx.compliance_pack),
+            lender_timezone=ctx.lender_timezone,
+            client=client_of(request),
+        )
+    pdf = dossier_pdf(found)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="visit-{visit_id}-{locale}.pdf"'},
     )
