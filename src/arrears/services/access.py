@@ -92,9 +92,7 @@ def visible_accounts(actor: Actor) -> ColumnElement[bool]:
         if actor.team_id is not None
         else false()
     )
-    assigned = exists().where(
-        and_(a.c.borrower_id == t.borrowers.c.borrower_id, or_(mine, team))
-    )
+    assigned = exists().where(and_(a.c.borrower_id == t.borrowers.c.borrower_id, or_(mine, team)))
     if not may(actor.role, Permission.RECORD_VISITS):
         return assigned
     # A field team also reads the accounts on its own route (planned or being visited): the

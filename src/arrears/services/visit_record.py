@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import negotiation_tables as nt
+from arrears.adapters.db import plan_tables
 from arrears.adapters.db import tables as t
 from arrears.adapters.db import visit_record_tables as vrt
 from arrears.adapters.db import visit_tables as vt
@@ -1045,6 +1046,30 @@ class VisitReport:
     by_team: list[ReportRow]
     by_reason: list[ReportRow]
     by_emotion: list[ReportRow]  # key "state|de-escalated" (yes / no)
+    plans_by_reason: list[PlanOutcomeRow] = field(default_factory=list)
+
+
+PLAN_DAYS = 30  # a plan proposed within this many days of a visit counts for the visit
+
+
+@dataclass(slots=True)
+class PlanOutcomeRow:
+    """Repayment plans proposed for visited borrowers within PLAN_DAYS of the visit, by the
+    reason for the delinquency found at the visit and the plan's kind: which plans work for
+    which reasons (kept or completed vs broken)."""
+
+    reason: str
+    kind: str
+    proposed: int = 0
+    active: int = 0
+    worked: int = 0  # kept or completed
+    broken: int = 0
+    other: int = 0  # pending, rejected, cancelled
+
+    @property
+    def worked_rate(self) -> float | None:
+        settled = self.worked + self.broken
+        return self.worked / settled if settled else None
 
 
 def _payments_by_borrower(
@@ -1140,6 +1165,7 @@ def visit_report(conn: Connection, since: date, until: date) -> VisitReport:
             g.collected_minor.setdefault(n, 0)
     reason_order = {m.value: i for i, m in enumerate(VisitReason)}
     state_order = {m.value: i for i, m in enumerate(EmotionalState)}
+    plan_rows = _plans_after_visits(conn, rows)
     return VisitReport(
         since,
         until,
@@ -1150,4 +1176,41 @@ def visit_report(conn: Connection, since: date, until: date) -> VisitReport:
             emotions.values(),
             key=lambda g: (state_order.get(g.key.split("|")[0], 99), g.key.split("|")[1]),
         ),
+        sorted(plan_rows, key=lambda g: (reason_order.get(g.reason, 99), g.kind)),
     )
+
+
+def _plans_after_visits(conn: Connection, visits: Sequence[Any]) -> list[PlanOutcomeRow]:
+    """Each plan proposed for a visited borrower from the visit day through PLAN_DAYS after
+    it counts once, for the latest such visit with a recorded reason."""
+    found = [x for x in visits if x.started_at is not None and x.delinquency_reason]
+    if not found:
+        return []
+    pl = plan_tables.plans.c
+    plans = conn.execute(
+        select(pl.plan_id, pl.borrower_id, pl.kind, pl.status, pl.start_on).where(
+            pl.borrower_id.in_(sorted({x.borrower_id for x in found}))
+        )
+    ).all()
+    out: dict[tuple[str, str], PlanOutcomeRow] = {}
+    for plan in plans:
+        before = [
+            x
+            for x in found
+            if x.borrower_id == plan.borrower_id
+            and x.planned_day <= plan.start_on < x.planned_day + timedelta(days=PLAN_DAYS)
+        ]
+        if not before:
+            continue
+        reason = max(before, key=lambda x: (x.planned_day, x.visit_id)).delinquency_reason
+        row = out.setdefault((reason, plan.kind), PlanOutcomeRow(reason, plan.kind))
+        row.proposed += 1
+        if plan.status == "active":
+            row.active += 1
+        elif plan.status in ("kept", "completed"):
+            row.worked += 1
+        elif plan.status == "broken":
+            row.broken += 1
+        else:
+            row.other += 1
+    return list(out.values())

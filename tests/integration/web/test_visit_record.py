@@ -857,6 +857,45 @@ def test_the_report_agrees_with_an_independent_count(store: Store) -> None:
     reasons = {g.key: g.made for g in report.by_reason}
     assert reasons.get("illness") == 1 and reasons.get("") == 1
     assert {g.key: g.found for g in report.by_emotion} == {"anxious|no": 1}
+    # Which plans worked for which reasons: plans proposed within 30 days of a visit count
+    # for the reason found at it; later ones and those of borrowers without a reason do not.
+    from arrears.adapters.db import plan_tables as pt
+
+    loan_of = {}
+    with store.engine.connect() as conn:
+        for borrower in (a, b):
+            loan_of[borrower] = conn.execute(
+                select(t.loans.c.loan_id).where(t.loans.c.borrower_id == borrower).limit(1)
+            ).scalar_one()
+    plans = [
+        (a, "instalment", "broken", day + timedelta(days=3)),
+        (a, "instalment", "completed", day + timedelta(days=10)),
+        (a, "settlement", "kept", day + timedelta(days=40)),  # too late for the visit
+        (b, "settlement", "kept", day + timedelta(days=3)),  # no reason found at that visit
+    ]
+    with store.engine.begin() as conn:
+        for borrower, kind, status, start_on in plans:
+            conn.execute(
+                insert(pt.plans).values(
+                    borrower_id=borrower,
+                    loan_id=loan_of[borrower],
+                    kind=kind,
+                    status=status,
+                    terms={},
+                    start_on=start_on,
+                    payable_minor=1,
+                    waived_minor=0,
+                    proposed_by="field1",
+                    proposed_role="field_agent",
+                    proposed_at=NOW,
+                    approval_required=False,
+                )
+            )
+    with store.engine.connect() as conn:
+        again = vr.visit_report(conn, since, until)
+    rows = [(p.reason, p.kind, p.proposed, p.worked, p.broken) for p in again.plans_by_reason]
+    assert rows == [("illness", "instalment", 2, 1, 1)]
+    assert again.plans_by_reason[0].worked_rate == 0.5
 
 
 def test_the_report_page_and_csv(store: Store) -> None:

@@ -122,6 +122,8 @@ def report_page(request: Request) -> Response:
         errors=errors,
         outcomes=list(visit_labels(lang.gettext)["outcome"].items()),
         csv_query=urlencode({"from": since.isoformat(), "to": until.isoformat()}),
+        plan_days=vr.PLAN_DAYS,
+        reason_labels=visit_labels(lang.gettext)["reason"],
         **_charts(report, lang),
     )
 
