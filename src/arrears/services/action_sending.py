@@ -31,7 +31,7 @@ from arrears.domain.compliance import (
     decide,
 )
 from arrears.services.access import BATCH_ACTOR, ContactPoint, contact_points
-from arrears.services.contact_gate import record_decision
+from arrears.services.contact_gate import record_decisions
 from arrears.services.letters import LETTER_TEXTS, CollectionLetter, compose_letter
 from arrears.services.message_templates import render_message
 from arrears.services.messaging import enqueue
@@ -125,14 +125,19 @@ def send_actions(
     summary = SendSummary()
     call_tasks: list[str] = []
     door_visits: list[Mapping[str, object]] = []
+    # Every proposal decided, then all the decisions stored in one statement.
+    judged = []
     for p in rows:
+        borrower = p["borrower_id"]
+        address = _address(people.get(borrower), Channel(p["channel"]))
+        attempt = proposal_attempt(p, pack.pack_id, address or "", planned, lender_tz)
+        judged.append((decide(attempt, history.get(borrower, ()), pack), attempt, borrower))
+    ids = record_decisions(conn, judged, now)
+    for p, (decision, _attempt, _), decision_id in zip(rows, judged, ids, strict=True):
         borrower = p["borrower_id"]
         person = people.get(borrower)
         channel = Channel(p["channel"])
         address = _address(person, channel)
-        attempt = proposal_attempt(p, pack.pack_id, address or "", planned, lender_tz)
-        decision = decide(attempt, history.get(borrower, ()), pack)
-        decision_id = record_decision(conn, decision, attempt, borrower, now)
         summary.decided += 1
         if not decision.allowed:
             summary.blocked += 1

@@ -47,6 +47,7 @@ __all__ = [
     "history_of",
     "past_attempt",
     "record_decision",
+    "record_decisions",
     "state_event",
 ]
 
@@ -162,30 +163,48 @@ def record_decision(
     now: datetime,
 ) -> int:
     """Store ``decision`` (append-only); its id."""
+    return record_decisions(conn, [(decision, attempt, borrower_id)], now)[0]
+
+
+def record_decisions(
+    conn: Connection,
+    decided: Sequence[tuple[Decision, Attempt, str | None]],
+    now: datetime,
+) -> list[int]:
+    """Store many decisions in one statement (append-only); their ids, in the given order."""
+    if not decided:
+        return []
     cd = _decisions_table()
+    rows = [_decision_row(d, a, b, now) for d, a, b in decided]
     result = conn.execute(
-        insert(cd).values(
-            decided_at=now,
-            pack=decision.pack_id,
-            pack_version=decision.pack_version,
-            overridden=decision.overridden,
-            channel=attempt.channel.value,
-            purpose=attempt.purpose.value,
-            borrower_id=borrower_id,
-            target_kind=attempt.target.kind.value,
-            actor=attempt.actor.id or attempt.actor.kind.value,
-            allowed=decision.allowed,
-            rules=list(decision.rules),
-            blocked_by=list(decision.blocked_by),
-            reasons=dict(decision.reasons),
-            next_allowed_at=decision.next_allowed_at,
-            duties=[
-                {"rule": x.rule, "duty": x.code, "en": x.en, "zh-CN": x.zh} for x in decision.duties
-            ],
-            attempt=_attempt_json(attempt),
-        )
+        insert(cd).returning(cd.c.decision_id, sort_by_parameter_order=True), rows
     )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return [int(r[0]) for r in result]
+
+
+def _decision_row(
+    decision: Decision, attempt: Attempt, borrower_id: str | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "decided_at": now,
+        "pack": decision.pack_id,
+        "pack_version": decision.pack_version,
+        "overridden": decision.overridden,
+        "channel": attempt.channel.value,
+        "purpose": attempt.purpose.value,
+        "borrower_id": borrower_id,
+        "target_kind": attempt.target.kind.value,
+        "actor": attempt.actor.id or attempt.actor.kind.value,
+        "allowed": decision.allowed,
+        "rules": list(decision.rules),
+        "blocked_by": list(decision.blocked_by),
+        "reasons": dict(decision.reasons),
+        "next_allowed_at": decision.next_allowed_at,
+        "duties": [
+            {"rule": x.rule, "duty": x.code, "en": x.en, "zh-CN": x.zh} for x in decision.duties
+        ],
+        "attempt": _attempt_json(attempt),
+    }
 
 
 def _decisions_table() -> Any:
