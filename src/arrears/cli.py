@@ -148,7 +148,11 @@ def demo_cmd(
     import secrets
 
     from arrears.jobs.demo import run_demo
-    from arrears.services.demo_desk import set_up_demo_field_team, set_up_demo_people
+    from arrears.services.demo_desk import (
+        set_up_demo_field_team,
+        set_up_demo_people,
+        set_up_demo_promises,
+    )
 
     app = build_app()
     run_demo(
@@ -167,11 +171,14 @@ def demo_cmd(
         f"{u} {n}" for u, n in {**people.collectors.per_user, **people.field.per_user}.items()
     )
     field = set_up_demo_field_team(app.db(), chosen, app.clock.now())
+    promised = set_up_demo_promises(app.db(), app.clock.now(), _as_of(app, as_of))
     out.print(f"demo users: {', '.join(people.users)}, field2; accounts assigned: {per}")
     out.print(
         f"field team {field.team_id} ({' + '.join(field.agents)}): {field.requests} visit "
         "request(s) queued; plan a day: arrears visits plan --day YYYY-MM-DD"
     )
+    if promised:
+        out.print("promises to pay: " + ", ".join(f"{n} {s}" for s, n in sorted(promised.items())))
     out.print(
         "password of every demo user: "
         + ("(as given with --password)" if password else f"[bold]{escape(chosen)}[/]")

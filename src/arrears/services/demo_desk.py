@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import negotiation_tables as nt
 from arrears.adapters.db import tables as t
 from arrears.domain.errors import Conflict
 from arrears.domain.people import Actor, Role
 from arrears.services.assignment import AssignmentRule, RuleResult, assign_by_rule
 from arrears.services.auth import create_team, create_user, set_password
+from arrears.services.promises import settle_promises
 
 __all__ = [
     "DEMO_FIELD_TEAM",
@@ -144,3 +146,57 @@ def set_up_demo_field_team(engine: Engine, password: str, now: datetime) -> Demo
             except Conflict:
                 continue  # an open request exists already
     return DemoFieldTeam(str(DEMO_FIELD_TEAM["team_id"]), ("field1", username), created)
+
+
+DEMO_PROMISES = 40  # promises to pay seeded on the collectors' M1 accounts
+
+
+def set_up_demo_promises(engine: Engine, now: datetime, as_of: date) -> dict[str, int]:
+    """Promises to pay on the collectors' M1 accounts, so the desk shows some: half made ten
+    days ago for three days ago (settled now against the book's real payments: kept, partly
+    kept or broken), half made today for the coming days (open). Counts by state. Idempotent:
+    nothing is added when the demo's promises exist."""
+    h, a, u = t.status_history.c, d.account_assignments.c, d.users.c
+    with engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(nt.promises)).scalar_one():
+            return {}
+        rows = conn.execute(
+            select(h.borrower_id, func.max(h.total_due_now_minor).label("due"), u.username)
+            .join(d.account_assignments, a.borrower_id == h.borrower_id)
+            .join(d.users, u.user_id == a.user_id)
+            .where(
+                h.as_of == as_of,
+                h.dpd.between(1, 30),
+                u.username.in_(("collector1", "collector2")),
+            )
+            .group_by(h.borrower_id, u.username)
+            .order_by(h.borrower_id)
+            .limit(DEMO_PROMISES)
+        ).all()
+        for k, r in enumerate(rows):
+            past = k % 2 == 0
+            made = as_of - timedelta(days=10) if past else as_of
+            due = as_of - timedelta(days=3) if past else as_of + timedelta(days=2 + k % 7)
+            amount = max(100_00, int(r.due or 0))
+            made_row = conn.execute(
+                insert(nt.promises).values(
+                    borrower_id=r.borrower_id,
+                    channel="phone",
+                    promised_by="borrower",
+                    made_on=made,
+                    total_minor=amount,
+                    tolerance_minor=100,
+                    status="open",
+                    recorded_by=r.username,
+                    created_at=now,
+                )
+            )
+            pid = int(made_row.inserted_primary_key[0])  # type: ignore[index]
+            conn.execute(
+                insert(nt.promise_items).values(
+                    promise_id=pid, seq=1, due_on=due, amount_minor=amount
+                )
+            )
+        settled = settle_promises(conn, as_of, now)
+    opened = len(rows) - sum(settled.values())
+    return {**settled, "open": opened} if rows else {}
