@@ -35,6 +35,7 @@ from arrears.domain.products import ProductSettings
 from arrears.engine.incremental import advance
 from arrears.engine.status import STATE_SCHEMA, STATUS_SCHEMA, compute_status_table
 from arrears.jobs.progress import NoProgress, ProgressSink
+from arrears.services.plan_overlay import apply_plan_overlay
 from arrears.services.plans import settle_plans
 from arrears.services.promises import settle_promises
 from arrears.services.standing import refresh_standing
@@ -154,6 +155,7 @@ def run_cycle(
         progress.advance(table.num_rows)
         settled = settle_promises(conn, as_of, now)
         plans = settle_plans(conn, as_of, now)
+        apply_plan_overlay(conn, as_of, products)  # plan loans' rows: the plan's figures
         seconds = time.perf_counter() - t0
     return CycleResult(as_of, fresh.num_rows, carried.num_rows, seconds, settled, plans)
 

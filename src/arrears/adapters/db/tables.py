@@ -214,6 +214,9 @@ status_history = Table(  # append-only: one row per loan and as_of date
     Column("compound_per_day", BigInteger),
     Column("quiet_until", Date),
     Column("cycle_run_id", Integer),
+    # Set when a repayment plan's figures replaced the contract's (services.plan_overlay):
+    # the plan, what was replaced and the plan's own figures. Null: the ledger's row as is.
+    Column("plan_overlay", Attributes),
     Index("ix_status_history_as_of", "as_of"),
     Index("ix_status_history_borrower_id_as_of", "borrower_id", "as_of"),
 )
