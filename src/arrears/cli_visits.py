@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["plan", "register"]
+__all__ = ["plan", "purge_evidence", "register"]
 
 out = Console()
 err = Console(stderr=True)
@@ -100,7 +100,25 @@ def _day(value: str) -> date:
         raise typer.Exit(2) from None
 
 
+def purge_evidence(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business date YYYY-MM-DD (default: today)")
+    ] = None,
+) -> None:
+    """CN-R1: delete visit photos and audio whose retention ended before the date (the record
+    of each, with its SHA-256, stays; every deletion is audited)."""
+    from arrears.bootstrap import build_app
+    from arrears.services.visit_record import purge_evidence as purge
+
+    app = build_app()
+    day = _day(as_of) if as_of else app.clock.today()
+    with app.db().begin() as conn:
+        ids = purge(conn, day, app.settings.resolved_evidence_dir(), app.clock.now())
+    out.print(f"evidence purged as of {day.isoformat()}: {len(ids)} file(s)")
+
+
 def register(cli: typer.Typer, user_errors: Callable[[Any], Any]) -> None:
-    """Add ``visits plan`` to the command line."""
+    """Add ``visits plan`` and ``visits purge-evidence`` to the command line."""
     visits_cli.command("plan")(user_errors(plan))
+    visits_cli.command("purge-evidence")(user_errors(purge_evidence))
     cli.add_typer(visits_cli, name="visits")

@@ -67,7 +67,7 @@ from arrears.domain.people import Actor as Person
 from arrears.domain.people import Permission, may
 from arrears.domain.products import ProductSettings
 from arrears.domain.routing import Point, haversine_km
-from arrears.services.access import VisitPoint, visit_points
+from arrears.services.access import BATCH_ACTOR, VisitPoint, visit_points
 from arrears.services.audit import record
 from arrears.services.contact_gate import history_of, record_decision
 from arrears.services.desk import ContactInput, log_contact
@@ -939,6 +939,8 @@ def evidence_file(
     if row is None:
         raise NotFound(f"no evidence {evidence_id}")
     found = _evidence_row(row._mapping, created=False)
+    if found.stored_path == PURGED:
+        raise NotFound(f"evidence {evidence_id} was purged after its retention (CN-R1)")
     path = evidence_dir / found.stored_path
     if not path.is_file():
         raise NotFound(f"the file of evidence {evidence_id} is missing")
@@ -952,6 +954,41 @@ def evidence_file(
         detail={"evidence_id": evidence_id, "sha256": found.sha256},
     )
     return found, path
+
+
+PURGED = ""  # ``stored_path`` of evidence whose file was purged (the row and SHA-256 stay)
+
+
+def purge_evidence(conn: Connection, as_of: date, evidence_dir: Path, now: datetime) -> list[int]:
+    """CN-R1: delete the files of evidence whose retention ended before ``as_of``; the row
+    (SHA-256, size, dates) stays as the record that it existed, its ``stored_path`` emptied.
+    One audit row per file, by the batch actor. The ids purged."""
+    e = vrt.visit_evidence.c
+    due = conn.execute(
+        select(e.evidence_id, e.visit_id, e.stored_path, e.sha256).where(
+            e.retention_until < as_of, e.stored_path != PURGED
+        )
+    ).all()
+    purged: list[int] = []
+    for row in due:
+        (evidence_dir / row.stored_path).unlink(missing_ok=True)
+        conn.execute(
+            update(vrt.visit_evidence)
+            .where(e.evidence_id == row.evidence_id)
+            .values(stored_path=PURGED)
+        )
+        record(
+            conn,
+            BATCH_ACTOR,
+            "purge_visit_evidence",
+            "visit",
+            str(row.visit_id),
+            now,
+            reason="CN-R1 retention ended",
+            detail={"evidence_id": row.evidence_id, "sha256": row.sha256},
+        )
+        purged.append(int(row.evidence_id))
+    return purged
 
 
 # --------------------------------------------------------------------------------------------

@@ -581,6 +581,37 @@ def test_evidence_is_stored_with_its_sha256_and_kept_two_years(store: Store) -> 
             )  # fmt: skip
 
 
+def test_evidence_is_purged_after_its_retention_and_its_record_stays(store: Store) -> None:
+    visit_id, _ = started(store)
+    data = b"audio of the visit " + uuid.uuid4().bytes
+    with store.engine.begin() as conn:
+        row = vr.add_evidence(
+            conn, store.actors["field1"], visit_id, "talk.mp3", "audio/mpeg", data, NOW,
+            store.evidence_dir,
+        )  # fmt: skip
+    stored = store.evidence_dir / row.stored_path
+    with store.engine.begin() as conn:
+        # On the last day of its retention it stays; the day after, it goes.
+        kept = vr.purge_evidence(conn, row.retention_until, store.evidence_dir, NOW)
+        assert row.evidence_id not in kept and stored.is_file()
+        gone = vr.purge_evidence(
+            conn, row.retention_until + timedelta(days=1), store.evidence_dir, NOW
+        )
+        assert row.evidence_id in gone and not stored.exists()
+        left = conn.execute(
+            select(vrt.visit_evidence).where(vrt.visit_evidence.c.evidence_id == row.evidence_id)
+        ).one()
+        assert left.sha256 == row.sha256 and left.stored_path == vr.PURGED
+        audit = conn.execute(
+            select(d.audit_log.c.detail).where(d.audit_log.c.action == "purge_visit_evidence")
+        ).scalars().all()
+        assert any(a["evidence_id"] == row.evidence_id for a in audit)
+        with pytest.raises(NotFound, match="purged"):
+            vr.evidence_file(
+                conn, store.actors["field1"], visit_id, row.evidence_id, store.evidence_dir, NOW
+            )
+
+
 def test_leap_day_retention_keeps_at_least_two_years() -> None:
     assert vr._plus_years(date(2028, 2, 29), 2) == date(2030, 3, 1)
     assert vr._plus_years(date(2026, 11, 28), 2) == date(2028, 11, 28)
