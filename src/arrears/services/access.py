@@ -12,9 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 
 from arrears.adapters.db import desk_tables as d
 from arrears.adapters.db import tables as t
@@ -111,6 +123,43 @@ def check_account(conn: Connection, actor: Actor, borrower_id: str) -> None:
         raise NotFound(f"no account {borrower_id}")
 
 
+# The statements below depend on the actor only through ``visible_accounts(actor)`` (a pure
+# function of the actor: role, user, team, scopes; the data it reads is read when the
+# statement runs). Each is built once per actor and reused: SQLAlchemy then skips building
+# it and computing its cache key on every request.
+_PER_ACTOR = 1024
+
+
+@lru_cache(maxsize=_PER_ACTOR)
+def _borrower_statement(actor: Actor) -> Select[Any]:
+    """The borrower and its contact persons in one query (parameter: borrower_id): one row
+    per contact person, or one row without; an account has at most one assignment."""
+    b, c = t.borrowers, t.contacts
+    return (
+        select(
+            b,
+            d.users.c.username.label("assigned_to"),
+            c.c.contact_id.label("contact_person_id"),
+            c.c.name.label("contact_person_name"),
+            c.c.relation.label("contact_person_relation"),
+            c.c.phone.label("contact_person_phone"),
+        )
+        .outerjoin(d.account_assignments, d.account_assignments.c.borrower_id == b.c.borrower_id)
+        .outerjoin(d.users, d.users.c.user_id == d.account_assignments.c.user_id)
+        .outerjoin(c, c.c.borrower_id == b.c.borrower_id)
+        .where(b.c.borrower_id == bindparam("borrower_id"), visible_accounts(actor))
+        .order_by(c.c.contact_id)
+    )
+
+
+@lru_cache(maxsize=_PER_ACTOR)
+def _labels_statement(actor: Actor) -> Select[Any]:
+    b = t.borrowers
+    return select(b.c.borrower_id, b.c.name, b.c.city).where(
+        b.c.borrower_id.in_(bindparam("borrower_ids", expanding=True)), visible_accounts(actor)
+    )
+
+
 def fetch_borrower(
     conn: Connection,
     actor: Actor,
@@ -124,15 +173,10 @@ def fetch_borrower(
 
     ``purpose`` says which page or endpoint reads it (kept in the audit row).
     """
-    b = t.borrowers
-    row = conn.execute(
-        select(b, d.users.c.username.label("assigned_to"))
-        .outerjoin(d.account_assignments, d.account_assignments.c.borrower_id == b.c.borrower_id)
-        .outerjoin(d.users, d.users.c.user_id == d.account_assignments.c.user_id)
-        .where(b.c.borrower_id == borrower_id, visible_accounts(actor))
-    ).first()
-    if row is None:
+    rows = conn.execute(_borrower_statement(actor), {"borrower_id": borrower_id}).all()
+    if not rows:
         raise NotFound(f"no account {borrower_id}")
+    row = rows[0]
     unmask = unmask_reason is not None
     if unmask:
         if actor.role is None or not may(actor.role, Permission.UNMASK_PII):
@@ -141,13 +185,16 @@ def fetch_borrower(
         if len(unmask_reason) < 3:
             raise ValidationError([Issue("unmask", None, "reason", "say why (3+ characters)")])
     m = row._mapping
-    contacts = conn.execute(
-        select(
-            t.contacts.c.contact_id, t.contacts.c.name, t.contacts.c.relation, t.contacts.c.phone
+    contacts = [
+        (
+            r.contact_person_id,
+            r.contact_person_name,
+            r.contact_person_relation,
+            r.contact_person_phone,
         )
-        .where(t.contacts.c.borrower_id == borrower_id)
-        .order_by(t.contacts.c.contact_id)
-    ).all()
+        for r in rows
+        if r.contact_person_id is not None
+    ]
 
     def keep(value: str | None, masker: Any) -> str | None:
         return value if unmask else masker(value)
@@ -166,13 +213,8 @@ def fetch_borrower(
         masked=not unmask,
         assigned_to=m["assigned_to"],
         contacts=[
-            ContactView(
-                c.contact_id,
-                keep(c.name, mask_name),
-                c.relation,
-                keep(c.phone, mask_phone),
-            )
-            for c in contacts
+            ContactView(contact_id, keep(name, mask_name), relation, keep(phone, mask_phone))
+            for contact_id, name, relation, phone in contacts
         ],
     )
     record(
@@ -195,12 +237,7 @@ def account_labels(
     """(masked name, city) of each visible account, for lists such as the work queue."""
     if not borrower_ids:
         return {}
-    b = t.borrowers
-    rows = conn.execute(
-        select(b.c.borrower_id, b.c.name, b.c.city).where(
-            b.c.borrower_id.in_(borrower_ids), visible_accounts(actor)
-        )
-    )
+    rows = conn.execute(_labels_statement(actor), {"borrower_ids": list(borrower_ids)})
     return {r.borrower_id: (mask_name(r.name), r.city) for r in rows}
 
 

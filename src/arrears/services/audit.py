@@ -14,6 +14,11 @@ from arrears.domain.people import Actor
 __all__ = ["AuditEntry", "AuditQuery", "query_audit", "record"]
 
 
+# One statement object for every row (its parameters differ): SQLAlchemy reuses its
+# compiled form without building the statement and its cache key on each call.
+_INSERT = insert(d.audit_log)
+
+
 def record(
     conn: Connection,
     actor: Actor,
@@ -26,17 +31,18 @@ def record(
     client: str | None = None,
 ) -> None:
     conn.execute(
-        insert(d.audit_log).values(
-            at=now,
-            actor=actor.name[:80],
-            role=actor.role.value if actor.role else "system",
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            reason=reason,
-            detail=detail or {},
-            client=(client or "")[:64] or None,
-        )
+        _INSERT,
+        {
+            "at": now,
+            "actor": actor.name[:80],
+            "role": actor.role.value if actor.role else "system",
+            "action": action,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "reason": reason,
+            "detail": detail or {},
+            "client": (client or "")[:64] or None,
+        },
     )
 
 

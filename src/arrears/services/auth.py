@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from arrears.adapters.db import desk_tables as d
 from arrears.domain.errors import AuthenticationError, Conflict, Issue, ValidationError
@@ -222,18 +222,22 @@ def _open_session(conn: Connection, row: Any, username: str, now: datetime) -> t
     return token, Session(_user(row), csrf, hash_secret(token))
 
 
+_S = d.web_sessions
+# Built once (parameters: token_hash, now): every page request runs it.
+_RESOLVE_SESSION = (
+    select(*_USER_COLS, _S.c.csrf_token, _S.c.token_hash)
+    .join(_S, _S.c.user_id == d.users.c.user_id)
+    .where(
+        _S.c.token_hash == bindparam("token_hash"),
+        _S.c.revoked.is_(False),
+        _S.c.expires_at > bindparam("now", type_=_S.c.expires_at.type),
+        d.users.c.active.is_(True),
+    )
+)
+
+
 def resolve_session(conn: Connection, token: str, now: datetime) -> Session | None:
-    s = d.web_sessions
-    row = conn.execute(
-        select(*_USER_COLS, s.c.csrf_token, s.c.token_hash)
-        .join(s, s.c.user_id == d.users.c.user_id)
-        .where(
-            s.c.token_hash == hash_secret(token),
-            s.c.revoked.is_(False),
-            s.c.expires_at > now,
-            d.users.c.active.is_(True),
-        )
-    ).first()
+    row = conn.execute(_RESOLVE_SESSION, {"token_hash": hash_secret(token), "now": now}).first()
     if row is None:
         return None
     return Session(_user(row), row._mapping["csrf_token"], row._mapping["token_hash"])

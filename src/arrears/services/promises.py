@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, case, func, insert, select, update
 
 from arrears.adapters.db import negotiation_tables as nt
 from arrears.adapters.db import tables as t
@@ -228,17 +229,23 @@ def _items(conn: Connection, ids: Sequence[int]) -> dict[int, list[tuple[date, i
     return out
 
 
+@lru_cache(maxsize=32)
+def _promises_statement(limit: int) -> Select[Any]:
+    """Built once per limit (parameter: borrower_id); the account view runs it each time."""
+    p = nt.promises.c
+    return (
+        select(nt.promises)
+        .where(p.borrower_id == bindparam("borrower_id"))
+        .order_by(p.created_at.desc(), p.promise_id.desc())
+        .limit(limit)
+    )
+
+
 def promises_of(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The account's promises, newest first, each with its items (caller checked scope)."""
-    p = nt.promises.c
     rows = [
         dict(r._mapping)
-        for r in conn.execute(
-            select(nt.promises)
-            .where(p.borrower_id == borrower_id)
-            .order_by(p.created_at.desc(), p.promise_id.desc())
-            .limit(limit)
-        )
+        for r in conn.execute(_promises_statement(limit), {"borrower_id": borrower_id})
     ]
     items = _items(conn, [r["promise_id"] for r in rows])
     for r in rows:
@@ -323,6 +330,22 @@ def collector_promise_stats(
 ) -> list[dict[str, Any]]:
     """Per collector, promises made on or after ``since``: counts by state, amount promised
     and paid toward them, and the kept rate (kept ÷ settled, partly kept not counted kept)."""
+    params: dict[str, Any] = {"since": since}
+    if recorded_by is not None:
+        params["recorded_by"] = recorded_by
+    out = []
+    for r in conn.execute(_promise_stats_statement(recorded_by is not None), params):
+        row = dict(r._mapping)
+        settled = int(row["kept"] or 0) + int(row["partly_kept"] or 0) + int(row["broken"] or 0)
+        row["kept_rate"] = None if settled == 0 else int(row["kept"] or 0) / settled
+        out.append(row)
+    return out
+
+
+@lru_cache(maxsize=2)
+def _promise_stats_statement(one_collector: bool) -> Select[Any]:
+    """Built once (parameters: since, and recorded_by for one collector): the work queue
+    runs it on every page."""
     p = nt.promises.c
 
     def n(state: str) -> Any:
@@ -339,19 +362,13 @@ def collector_promise_stats(
             func.sum(p.total_minor).label("promised_minor"),
             func.sum(p.paid_minor).label("paid_minor"),
         )
-        .where(p.made_on >= since, p.status != "cancelled")
+        .where(p.made_on >= bindparam("since"), p.status != "cancelled")
         .group_by(p.recorded_by)
         .order_by(p.recorded_by)
     )
-    if recorded_by is not None:
-        q = q.where(p.recorded_by == recorded_by)
-    out = []
-    for r in conn.execute(q):
-        row = dict(r._mapping)
-        settled = int(row["kept"] or 0) + int(row["partly_kept"] or 0) + int(row["broken"] or 0)
-        row["kept_rate"] = None if settled == 0 else int(row["kept"] or 0) / settled
-        out.append(row)
-    return out
+    if one_collector:
+        q = q.where(p.recorded_by == bindparam("recorded_by"))
+    return q
 
 
 def next_promised(conn: Connection, borrower_ids: Sequence[str]) -> dict[str, tuple[date, int]]:

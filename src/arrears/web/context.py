@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from arrears.domain.errors import ArrearsError, Forbidden
 from arrears.domain.people import Permission, may
@@ -31,6 +31,7 @@ __all__ = [
     "WebContext",
     "check_csrf",
     "client_of",
+    "label_module",
     "lang_of",
     "render",
     "require",
@@ -84,6 +85,10 @@ class WebContext:
             auto_reload=False,  # templates ship with the package
         )
     )
+    # Label templates (``_labels.html`` …) are dictionaries of catalogue strings; ``{% import
+    # … with context %}`` runs one again on every render (~250 gettext calls on the account
+    # view). ``label_module`` makes each once per language: (template, locale) → module.
+    label_modules: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
 
 def web(request: Request) -> WebContext:
@@ -95,8 +100,13 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def session_of(request: Request) -> Session | None:
-    """The signed-in session, cached on the request."""
+def session_of(request: Request, conn: Connection | None = None) -> Session | None:
+    """The signed-in session, cached on the request.
+
+    With ``conn`` the lookup runs on that connection (the page's own transaction: one
+    checkout and one BEGIN/COMMIT per request instead of two); without, in a short
+    transaction of its own.
+    """
     if hasattr(request.state, "session"):
         cached: Session | None = request.state.session
         return cached
@@ -104,15 +114,22 @@ def session_of(request: Request) -> Session | None:
     found = None
     if token:
         ctx = web(request)
-        with ctx.engine.begin() as conn:
+        if conn is not None:
             found = resolve_session(conn, token, ctx.clock.now())
+        else:
+            with ctx.engine.begin() as own:
+                found = resolve_session(own, token, ctx.clock.now())
     request.state.session = found
     return found
 
 
-def require(request: Request, permission: Permission | None = None) -> Session:
-    """The session, or LoginRequired; Forbidden when the role lacks ``permission``."""
-    session = session_of(request)
+def require(
+    request: Request, permission: Permission | None = None, conn: Connection | None = None
+) -> Session:
+    """The session, or LoginRequired; Forbidden when the role lacks ``permission``.
+
+    ``conn``: look the session up in the caller's transaction (see :func:`session_of`)."""
+    session = session_of(request, conn)
     if session is None:
         raise LoginRequired("log in first")
     if permission is not None and not may(session.user.role, permission):
@@ -126,6 +143,20 @@ def lang_of(request: Request) -> Lang:
     chosen = session.user.locale if session and session.user.locale else None
     chosen = chosen or request.cookies.get(LANG_COOKIE)
     return lang_for(chosen, ctx.default_locale, ctx.lender_timezone)
+
+
+def label_module(request: Request, name: str) -> Any:
+    """The module of label template ``name`` (it uses only ``_``) in the request's language."""
+    ctx = web(request)
+    lang = lang_of(request)
+    key = (name, lang.locale)
+    found = ctx.label_modules.get(key)
+    if found is None:
+        found = ctx.templates.get_template(name).make_module(
+            {"_": lang.gettext, "gettext": lang.gettext, "ngettext": lang.ngettext}
+        )
+        ctx.label_modules[key] = found
+    return found
 
 
 def check_csrf(session: Session, form: Mapping[str, Any]) -> None:

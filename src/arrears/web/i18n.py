@@ -115,9 +115,14 @@ def _money_format(locale: str, currency: str) -> Callable[[int], str]:
     pos_head, pos_tail = positive.split(local, 1)
     neg_head, neg_tail = negative.split(local, 1)
 
+    scale = 10**digits
+
     def fmt(minor: int) -> str:
-        text = f"{Decimal(abs(minor)).scaleb(-digits):,.{digits}f}"
-        text = text.replace(",", "\x00").replace(".", decimal).replace("\x00", group)
+        # Integer arithmetic (no Decimal): whole units grouped by threes, then the fraction.
+        whole, frac = divmod(abs(minor), scale)
+        text = f"{whole:,}".replace(",", group)
+        if digits:
+            text = f"{text}{decimal}{frac:0{digits}d}"
         return (neg_head + text + neg_tail) if minor < 0 else (pos_head + text + pos_tail)
 
     return fmt

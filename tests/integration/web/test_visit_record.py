@@ -602,9 +602,13 @@ def test_evidence_is_purged_after_its_retention_and_its_record_stays(store: Stor
             select(vrt.visit_evidence).where(vrt.visit_evidence.c.evidence_id == row.evidence_id)
         ).one()
         assert left.sha256 == row.sha256 and left.stored_path == vr.PURGED
-        audit = conn.execute(
-            select(d.audit_log.c.detail).where(d.audit_log.c.action == "purge_visit_evidence")
-        ).scalars().all()
+        audit = (
+            conn.execute(
+                select(d.audit_log.c.detail).where(d.audit_log.c.action == "purge_visit_evidence")
+            )
+            .scalars()
+            .all()
+        )
         assert any(a["evidence_id"] == row.evidence_id for a in audit)
         with pytest.raises(NotFound, match="purged"):
             vr.evidence_file(

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Connection
 
 from arrears.domain.compliance import pack_by_id
 from arrears.domain.contacts import Channel, ContactOutcome, DelinquencyReason
@@ -17,7 +18,15 @@ from arrears.services.access import fetch_borrower
 from arrears.services.auth import Session
 from arrears.services.contact_gate import GateAnswer, check_call
 from arrears.web.charts import line_chart
-from arrears.web.context import check_csrf, client_of, lang_of, render, require, web
+from arrears.web.context import (
+    check_csrf,
+    client_of,
+    label_module,
+    lang_of,
+    render,
+    require,
+    web,
+)
 
 __all__ = ["router"]
 
@@ -26,8 +35,8 @@ PAGE_SIZE = 50
 PROMISE_DAYS = 90  # the collector's own kept rate over promises made in the last N days
 
 
-def _read_permission(request: Request) -> Session:
-    session = require(request)
+def _read_permission(request: Request, conn: Connection | None = None) -> Session:
+    session = require(request, conn=conn)
     role = session.user.role
     if not (
         may(role, Permission.READ_ASSIGNED_ACCOUNTS) or may(role, Permission.READ_ALL_ACCOUNTS)
@@ -43,15 +52,16 @@ def queue(
     dir: str = "desc",
     page: int = 1,
 ) -> Response:
-    session = require(request, Permission.READ_ASSIGNED_ACCOUNTS)
     ctx = web(request)
     try:
         order = desk.QueueSort(sort)
     except ValueError:
         order = desk.QueueSort.DPD
     page = max(1, page)
+    # One transaction for the page, the session lookup included.
     with ctx.engine.begin() as conn:
-        rows, total = desk.work_queue(
+        session = require(request, Permission.READ_ASSIGNED_ACCOUNTS, conn=conn)
+        rows, total, as_of = desk.work_queue_page(
             conn,
             session.user.actor(),
             order,
@@ -59,7 +69,6 @@ def queue(
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-        as_of = desk.last_cycle_date(conn)
         since = ctx.clock.today() - timedelta(days=PROMISE_DAYS)
         mine = promises.collector_promise_stats(conn, since, recorded_by=session.user.username)
     return render(
@@ -85,11 +94,11 @@ def _account_page(
     errors: list[Issue] | None = None,
     gate: GateAnswer | None = None,
 ) -> Response:
-    session = _read_permission(request)
     ctx = web(request)
-    lang = lang_of(request)
     today = ctx.clock.today()
+    # One transaction for the page, the session lookup included.
     with ctx.engine.begin() as conn:
+        session = _read_permission(request, conn)
         borrower = fetch_borrower(
             conn,
             session.user.actor(),
@@ -99,9 +108,9 @@ def _account_page(
             unmask_reason=unmask_reason,
             client=client_of(request),
         )
-        loans = desk.loans_of(conn, borrower_id)
+        loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, today)
         ids = [lo["loan_id"] for lo in loans]
-        status = desk.live_status(conn, ids, today, ctx.products)
+        status = desk.live_status(conn, ids, today, ctx.products, cycled=cycled)
         schedules = desk.schedules_of(conn, status, today)
         payments = desk.payments_of(conn, ids)
         history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
@@ -109,6 +118,7 @@ def _account_page(
         contacts = desk.recent_contacts(conn, borrower_id)
         promise_rows = promises.promises_of(conn, borrower_id)
         plan_rows = plans.plans_of(conn, borrower_id)
+    lang = lang_of(request)
     chart = line_chart(
         [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
         title=lang.gettext("Days past due, last 180 days"),
@@ -135,6 +145,8 @@ def _account_page(
         reasons=list(DelinquencyReason),
         errors=errors or [],
         gate=gate,
+        labels=label_module(request, "_labels.html"),
+        pl=label_module(request, "plans_labels.html"),
     )
 
 
