@@ -50,7 +50,6 @@ __all__ = [
     "recent_notes",
     "schedules_of",
     "status_history_of",
-    "work_queue",
     "work_queue_page",
 ]
 
@@ -92,59 +91,6 @@ def last_cycle_date(conn: Connection) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def work_queue(
-    conn: Connection,
-    actor: Actor,
-    sort: QueueSort = QueueSort.DPD,
-    descending: bool = True,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[QueueRow], int]:
-    """The accounts assigned to ``actor`` with their standing (``services.standing``: the
-    last cycle, contacts and payments posted since); and a count."""
-    if actor.role is None or not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
-        return [], 0
-    a = d.account_assignments
-    key = {
-        QueueSort.DPD: a.c.dpd,
-        QueueSort.AMOUNT: a.c.due_minor,
-        QueueSort.LAST_CONTACT: a.c.last_contact_at,
-        QueueSort.NEXT_ACTION: a.c.next_action_on,
-    }[sort]
-    order = desc(key).nulls_last() if descending else key.asc().nulls_last()
-    # Own assignments are inside the scope of every role that has a queue.
-    mine = a.c.user_id == actor.user_id
-    total = conn.execute(select(func.count()).select_from(a).where(mine)).scalar_one()
-    rows = conn.execute(
-        select(
-            a.c.borrower_id,
-            a.c.loans,
-            a.c.dpd,
-            a.c.due_minor,
-            a.c.last_contact_at,
-            a.c.next_action_on,
-        )
-        .where(mine)
-        .order_by(order, a.c.borrower_id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    labels = account_labels(conn, actor, [r.borrower_id for r in rows])
-    return [
-        QueueRow(
-            r.borrower_id,
-            *labels[r.borrower_id],
-            int(r.loans),
-            int(r.dpd),
-            _bucket_label(int(r.dpd)),
-            int(r.due_minor),
-            r.last_contact_at,
-            r.next_action_on,
-        )
-        for r in rows
-    ], int(total)
-
-
 def work_queue_page(
     conn: Connection,
     actor: Actor,
@@ -153,9 +99,10 @@ def work_queue_page(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[QueueRow], int, date | None]:
-    """:func:`work_queue` and :func:`last_cycle_date` for the queue page, in fewer round
-    trips: the count and the last cycle's date ride on the page's rows as uncorrelated
-    scalar subqueries (each evaluated once); a page past the end asks for them apart."""
+    """A page of the actor's work queue (sorted, masked names), the number of accounts and
+    the last cycle's date, in one round trip: the count and the date ride on the page's rows
+    as uncorrelated scalar subqueries (each evaluated once); a page past the end asks for
+    them apart."""
     if actor.role is None or not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
         return [], 0, last_cycle_date(conn)
     rows = conn.execute(
