@@ -8,7 +8,7 @@ last cycle's statuses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -144,7 +144,22 @@ def _queue_statement(sort: QueueSort, descending: bool) -> Select[Any]:
         QueueSort.LAST_CONTACT: a.c.last_contact_at,
         QueueSort.NEXT_ACTION: a.c.next_action_on,
     }[sort]
-    order = desc(key).nulls_last() if descending else key.asc().nulls_last()
+    # Each order is one of account_assignments' queue indexes read forwards or backwards
+    # (adapters.db.desk_tables): ties by account in the same direction; a missing last
+    # contact is the earliest (never contacted: last when newest first), a missing next
+    # action the latest (none planned: last when soonest first).
+    if sort is QueueSort.LAST_CONTACT:
+        order = [key.desc().nulls_last(), a.c.borrower_id.desc()]
+        if not descending:
+            order = [key.asc().nulls_first(), a.c.borrower_id.asc()]
+    elif sort is QueueSort.NEXT_ACTION:
+        order = [key.asc().nulls_last(), a.c.borrower_id.asc()]
+        if descending:
+            order = [key.desc().nulls_first(), a.c.borrower_id.desc()]
+    else:  # NOT NULL columns: the plain orders match the index both ways
+        order = [desc(key), a.c.borrower_id.desc()]
+        if not descending:
+            order = [key.asc(), a.c.borrower_id.asc()]
     # Own assignments are inside the scope of every role that has a queue.
     mine = a.c.user_id == bindparam("user_id")
     mine_all = d.account_assignments.alias("mine_all")
@@ -167,7 +182,7 @@ def _queue_statement(sort: QueueSort, descending: bool) -> Select[Any]:
             as_of.label("as_of"),
         )
         .where(mine)
-        .order_by(order, a.c.borrower_id)
+        .order_by(*order)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
     )
@@ -257,6 +272,7 @@ def live_status(
     as_of: date,
     products: Mapping[str, ProductSettings] | None = None,
     cycled: Mapping[str, dict[str, Any]] | None = None,
+    known_plans: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Each loan's status at ``as_of`` from the ledger as stored now (engine, same as the cycle).
 
@@ -264,7 +280,9 @@ def live_status(
     payments) have not been written since that run started, has that status already: it is
     read from ``status_history`` (the usual case on the desk, after the morning's cycle). The
     others are computed from their ledger now. ``cycled``: those cycle statuses already
-    read (:func:`loans_with_cycled_status`, in the same transaction).
+    read (:func:`loans_with_cycled_status`, in the same transaction); ``known_plans``:
+    every plan of these loans, read in the same transaction (``plans.plans_of`` when it
+    returned fewer than its limit) — no query for the plan overlay when none applies.
     """
     if not loan_ids:
         return {}
@@ -280,7 +298,9 @@ def live_status(
             [f"{c}_minor" if c in MONEY_COLUMNS else c for c in table.column_names]
         )
         out.update((row["loan_id"], row) for row in table.to_pylist())
-    return overlay_live(conn, {i: out[i] for i in loan_ids if i in out}, as_of, products)
+    return overlay_live(
+        conn, {i: out[i] for i in loan_ids if i in out}, as_of, products, known_plans
+    )
 
 
 @cache

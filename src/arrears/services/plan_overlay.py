@@ -248,12 +248,24 @@ def overlay_live(
     statuses: dict[str, dict[str, Any]],
     as_of: date,
     products: Mapping[str, ProductSettings] | None = None,
+    known_plans: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``statuses`` (loan id → a status row as ``live_status`` gives it) with the plan
     overlay applied to the loans under a plan; an overlaid row gets ``plan_overlay`` (plan
     id, state, the plan's own figures and what changed compared with the row it was given).
-    One query when no loan has a plan."""
+    One query when no loan has a plan.
+
+    ``known_plans``: every plan of these loans, already read in this transaction (rows of
+    ``plans``, e.g. the account view's list); when none of them can overlay, no query."""
     if not statuses:
+        return statuses
+    if known_plans is not None and not any(
+        r["loan_id"] in statuses
+        and r["accepted_at"] is not None
+        and r["start_on"] <= as_of
+        and r["status"] in OVERLAY_STATES
+        for r in known_plans
+    ):
         return statuses
     plans = plans_to_overlay(conn, as_of, list(statuses))
     if not plans:

@@ -32,9 +32,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
 from arrears.adapters.db import negotiation_tables as nt
 from arrears.adapters.db import plan_tables as pt
@@ -916,16 +917,22 @@ def cancel_plan(
 
 def plans_of(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The account's plans, newest first (the caller checked scope)."""
-    p = pt.plans.c
     return [
         dict(r._mapping)
-        for r in conn.execute(
-            select(pt.plans)
-            .where(p.borrower_id == borrower_id)
-            .order_by(p.proposed_at.desc(), p.plan_id.desc())
-            .limit(limit)
-        )
+        for r in conn.execute(_plans_of_statement(), {"borrower_id": borrower_id, "limit": limit})
     ]
+
+
+@cache
+def _plans_of_statement() -> Select[Any]:
+    """Built once (parameters borrower_id, limit): the account view reads it every time."""
+    p = pt.plans.c
+    return (
+        select(pt.plans)
+        .where(p.borrower_id == bindparam("borrower_id"))
+        .order_by(p.proposed_at.desc(), p.plan_id.desc())
+        .limit(bindparam("limit"))
+    )
 
 
 def _plan_payments(conn: Connection, loan_id: str, start: date) -> list[tuple[date, Decimal]]:

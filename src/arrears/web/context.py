@@ -4,23 +4,24 @@ CSRF checks and rendering."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Connection, Engine
 
 from arrears.domain.errors import ArrearsError, Forbidden
-from arrears.domain.people import Permission, may
+from arrears.domain.people import Permission, Role, may
 from arrears.domain.products import ProductSettings
 from arrears.services.auth import Session, resolve_session
 from arrears.web.i18n import LOCALES, Lang, lang_for
+from arrears.web.templating import TemplateSet
 
 __all__ = [
     "LANG_COOKIE",
@@ -77,14 +78,8 @@ class WebContext:
     evidence_dir: Path | None = None  # door visits' photos and audio (none: uploads refused)
     lender_name: str = "贷款机构"  # what documents say about the lender (settings)
     object_how: str = "借款合同所列的客服热线"  # how a borrower objects or complains
-    templates: Environment = field(
-        default_factory=lambda: Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html", "svg"]),
-            extensions=["jinja2.ext.i18n"],
-            auto_reload=False,  # templates ship with the package
-        )
-    )
+    # The page templates, compiled once per language with constant translations folded in.
+    templates: TemplateSet = field(default_factory=lambda: TemplateSet(TEMPLATES))
     # Label templates (``_labels.html`` …) are dictionaries of catalogue strings; ``{% import
     # … with context %}`` runs one again on every render (~250 gettext calls on the account
     # view). ``label_module`` makes each once per language: (template, locale) → module.
@@ -152,8 +147,10 @@ def label_module(request: Request, name: str) -> Any:
     key = (name, lang.locale)
     found = ctx.label_modules.get(key)
     if found is None:
-        found = ctx.templates.get_template(name).make_module(
-            {"_": lang.gettext, "gettext": lang.gettext, "ngettext": lang.ngettext}
+        found = (
+            ctx.templates.for_locale(lang.locale)
+            .get_template(name)
+            .make_module({"_": lang.gettext, "gettext": lang.gettext, "ngettext": lang.ngettext})
         )
         ctx.label_modules[key] = found
     return found
@@ -165,23 +162,41 @@ def check_csrf(session: Session, form: Mapping[str, Any]) -> None:
         raise CsrfError("the form has expired or did not come from this site; reload the page")
 
 
+_NOBODY = {p.value: False for p in Permission}
+
+
+@cache
+def _role_table(role: Role) -> dict[str, bool]:
+    return {p.value: may(role, p) for p in Permission}
+
+
+def _can(role: Role | None) -> Callable[[str], bool]:
+    """Templates' ``can("permission")``: a lookup in the role's table (a name that is no
+    permission raises ``KeyError``, as ``Permission(name)`` raised ``ValueError``)."""
+    return (_NOBODY if role is None else _role_table(role)).__getitem__
+
+
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = web(request)
     lang = lang_of(request)
     session = session_of(request)
     role = session.user.role if session else None
-    html = ctx.templates.get_template(template).render(
-        request=request,
-        _=lang.gettext,
-        gettext=lang.gettext,
-        ngettext=lang.ngettext,
-        lang=lang,
-        locales=LOCALES,
-        user=session.user if session else None,
-        csrf_token=session.csrf_token if session else "",
-        can=(lambda p: role is not None and may(role, Permission(p))),
-        here=request.url.path,
-        quote=quote,
-        **values,
+    html = (
+        ctx.templates.for_locale(lang.locale)
+        .get_template(template)
+        .render(
+            request=request,
+            _=lang.gettext,
+            gettext=lang.gettext,
+            ngettext=lang.ngettext,
+            lang=lang,
+            locales=LOCALES,
+            user=session.user if session else None,
+            csrf_token=session.csrf_token if session else "",
+            can=_can(role),
+            here=request.url.path,
+            quote=quote,
+            **values,
+        )
     )
     return HTMLResponse(html, status_code=status_code, headers={"Content-Language": lang.tag})

@@ -43,3 +43,29 @@ def test_dates_are_babels(day: date, locale: str) -> None:
     assert lang.datetime(at) == format_datetime(
         at, format="medium", tzinfo=lang.zone, locale=locale
     )
+
+
+@given(
+    at=st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(2199, 12, 30),
+        timezones=st.just(UTC),
+    ),
+    locale=st.sampled_from(LOCALES),
+    zone=st.sampled_from(("Asia/Shanghai", "America/New_York", "UTC", "Asia/Kolkata")),
+)
+def test_instants_are_babels_in_every_zone(at: datetime, locale: str, zone: str) -> None:
+    # The date and the time of day are formatted apart (the date cached); every hour,
+    # minute and second, am and pm, and zones with daylight saving agree with Babel's call.
+    lang = lang_for(locale, "zh_CN", zone)
+    assert lang.datetime(at) == format_datetime(
+        at, format="medium", tzinfo=lang.zone, locale=locale
+    )
+
+
+def test_instant_examples() -> None:
+    at = datetime(2026, 11, 29, 4, 5, 6, tzinfo=UTC)  # 12:05:06 in Shanghai: pm
+    assert lang_for("en", "zh_CN", "Asia/Shanghai").datetime(at) == "Nov 29, 2026, 12:05:06\u202fPM"
+    assert lang_for("zh_CN", "zh_CN", "Asia/Shanghai").datetime(at) == "2026年11月29日 12:05:06"
+    midnight = datetime(2026, 11, 28, 16, 0, 0, tzinfo=UTC)  # 00:00 in Shanghai: 12 am
+    assert lang_for("en", "zh_CN", "Asia/Shanghai").datetime(midnight).endswith("12:00:00\u202fAM")

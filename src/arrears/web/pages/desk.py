@@ -27,12 +27,14 @@ from arrears.web.context import (
     require,
     web,
 )
+from arrears.web.rows import payment_rows, queue_rows, schedule_rows
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 PROMISE_DAYS = 90  # the collector's own kept rate over promises made in the last N days
+PLAN_ROWS = 50  # plans listed on the account view
 
 
 def _read_permission(request: Request, conn: Connection | None = None) -> Session:
@@ -45,8 +47,15 @@ def _read_permission(request: Request, conn: Connection | None = None) -> Sessio
     return session
 
 
+# The work queue and the account view are the desk's hot pages: their handlers are
+# ``async`` and do their few milliseconds of reads and rendering on the event loop instead of
+# a worker thread. The work is CPU under the GIL either way; the thread hop and the GIL
+# hand-offs it brings cost more than the short database waits it would overlap (measured
+# under load, docs/benchmarks.md). Slow pages keep running in the thread pool.
+
+
 @router.get("/queue")
-def queue(
+async def queue(
     request: Request,
     sort: str = "dpd",
     dir: str = "desc",
@@ -74,6 +83,7 @@ def queue(
     return render(
         request,
         "queue.html",
+        row_html=queue_rows(rows, lang_of(request)),
         promise_stats=mine[0] if mine else None,
         promise_days=PROMISE_DAYS,
         rows=rows,
@@ -110,23 +120,39 @@ def _account_page(
         )
         loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, today)
         ids = [lo["loan_id"] for lo in loans]
-        status = desk.live_status(conn, ids, today, ctx.products, cycled=cycled)
+        plan_rows = plans.plans_of(conn, borrower_id, limit=PLAN_ROWS)
+        status = desk.live_status(
+            conn,
+            ids,
+            today,
+            ctx.products,
+            cycled=cycled,
+            # All the account's plans when fewer than the list's limit: the overlay then
+            # needs no query of its own unless one of them applies.
+            known_plans=plan_rows if len(plan_rows) < PLAN_ROWS else None,
+        )
         schedules = desk.schedules_of(conn, status, today)
         payments = desk.payments_of(conn, ids)
         history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
         notes = desk.recent_notes(conn, borrower_id)
         contacts = desk.recent_contacts(conn, borrower_id)
         promise_rows = promises.promises_of(conn, borrower_id)
-        plan_rows = plans.plans_of(conn, borrower_id)
     lang = lang_of(request)
     chart = line_chart(
         [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
         title=lang.gettext("Days past due, last 180 days"),
     )
+    labels = label_module(request, "_labels.html")
+    currency = {lo["loan_id"]: lo["currency"] for lo in loans}
     return render(
         request,
         "account.html",
         status_code=status_code,
+        schedule_html={
+            loan_id: schedule_rows(rows, currency[loan_id], lang, labels.state)
+            for loan_id, rows in schedules.items()
+        },
+        payment_html=payment_rows(payments, lang),
         b=borrower,
         loans=loans,
         status=status,
@@ -145,7 +171,7 @@ def _account_page(
         reasons=list(DelinquencyReason),
         errors=errors or [],
         gate=gate,
-        labels=label_module(request, "_labels.html"),
+        labels=labels,
         pl=label_module(request, "plans_labels.html"),
     )
 
@@ -157,7 +183,7 @@ def _kept_rate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @router.get("/accounts/{borrower_id}")
-def account(request: Request, borrower_id: str) -> Response:
+async def account(request: Request, borrower_id: str) -> Response:
     return _account_page(request, borrower_id)
 
 
