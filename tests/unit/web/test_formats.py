@@ -47,8 +47,8 @@ def test_dates_are_babels(day: date, locale: str) -> None:
 
 @given(
     at=st.datetimes(
-        min_value=datetime(1970, 1, 2),
-        max_value=datetime(2199, 12, 30),
+        min_value=datetime(1970, 1, 2),  # noqa: DTZ001 - hypothesis bounds are naive
+        max_value=datetime(2199, 12, 30),  # noqa: DTZ001
         timezones=st.just(UTC),
     ),
     locale=st.sampled_from(LOCALES),
