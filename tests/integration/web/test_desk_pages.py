@@ -175,3 +175,58 @@ def test_pages_need_a_session(desk_app: Any) -> None:
     client = TestClient(desk_app, base_url="https://testserver")
     r = client.get("/queue", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+def _expected_queue(rows: list[Any], sort: str, descending: bool) -> list[str]:
+    """The documented orders, computed apart: ties by account in the sort's direction; a
+    missing last contact is the earliest, a missing next action the latest."""
+    far_past, far_future = (0, ""), (2, "")
+
+    def key(r: Any) -> Any:
+        if sort == "dpd":
+            return r.dpd
+        if sort == "amount":
+            return r.due_minor
+        if sort == "last_contact":
+            return far_past if r.last_contact_at is None else (1, r.last_contact_at.isoformat())
+        return far_future if r.next_action_on is None else (1, r.next_action_on.isoformat())
+
+    ordered = sorted(rows, key=lambda r: (key(r), r.borrower_id), reverse=descending)
+    return [r.borrower_id for r in ordered]
+
+
+def test_queue_orders_follow_the_documented_rules(desk_app: Any, desk_engine: Engine) -> None:
+    client = logged_in(desk_app, "collector1")
+    # Contacts on a few accounts (same instant: ties by account; two next actions, one none).
+    for k, account in enumerate(_queue_ids(client.get("/queue?sort=amount").text)[:3]):
+        page = client.get(f"/accounts/{account}")
+        logged = client.post(
+            f"/accounts/{account}/contacts",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "outcome": "callback",
+                "channel": "phone",
+                "next_action_on": "" if k == 2 else f"2026-12-0{k + 2}",
+            },
+            follow_redirects=False,
+        )
+        assert logged.status_code == 303, logged.text
+    a = d.account_assignments.c
+    with desk_engine.connect() as conn:
+        rows = conn.execute(
+            select(a.borrower_id, a.dpd, a.due_minor, a.last_contact_at, a.next_action_on)
+            .join(d.users, d.users.c.user_id == a.user_id)
+            .where(d.users.c.username == "collector1")
+        ).all()
+    assert any(r.last_contact_at is None for r in rows), "the demo should have uncontacted accounts"
+    assert any(r.last_contact_at is not None for r in rows)
+    assert any(r.next_action_on is None for r in rows)
+    assert any(r.next_action_on is not None for r in rows)
+    pages = -(-len(rows) // 50)
+    for sort in ("dpd", "amount", "last_contact", "next_action"):
+        for direction in ("desc", "asc"):
+            shown: list[str] = []
+            for page in range(1, pages + 1):
+                html = client.get(f"/queue?sort={sort}&dir={direction}&page={page}").text
+                shown += _queue_ids(html)
+            assert shown == _expected_queue(rows, sort, direction == "desc"), (sort, direction)
