@@ -250,10 +250,16 @@ def _stats(latencies: list[float]) -> dict[str, float | int | None]:
 
 
 async def _load(spec: dict[str, Any]) -> dict[str, Any]:
-    pool = _Pool(spec["host"], spec["port"], spec.get("connections", 256))
     users: list[dict[str, Any]] = spec["users"]
+    # Each collector is a browser of its own: its keep-alive connections (at most six at once,
+    # as browsers open per host) carry only its requests. One pool for everybody reused the
+    # same few connections, which kept the load on the one or two server processes that had
+    # accepted them.
+    pools = [_Pool(spec["host"], spec["port"], spec.get("connections_per_user", 6)) for _ in users]
     t0 = time.perf_counter()
-    cookies = [await _log_in(pool, u["username"], spec["password"]) for u in users]
+    cookies = [
+        await _log_in(pools[k], u["username"], spec["password"]) for k, u in enumerate(users)
+    ]
     login_s = time.perf_counter() - t0
     rng = random.Random(spec.get("seed", 1))  # noqa: S311 - a load mix, not a secret
     rate, warmup, seconds = float(spec["rate"]), float(spec["warmup"]), float(spec["seconds"])
@@ -263,7 +269,9 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
     results: list[tuple[str, float, str | None, float, float]] = []
     lags: list[float] = []
 
-    async def one(page: str, path: str, cookie: str, scheduled: float, counted: bool) -> None:
+    async def one(
+        pool: _Pool, page: str, path: str, cookie: str, scheduled: float, counted: bool
+    ) -> None:
         error: str | None = None
         try:
             status, _, body = await asyncio.wait_for(pool.request(path, cookie), timeout)
@@ -309,13 +317,14 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
             cpu_start = _cpu_now(spec.get("cpu_pids", {}))
         if counted:
             lags.append(lag)
-        task = asyncio.create_task(one(page, path, cookies[k], scheduled, counted))
+        task = asyncio.create_task(one(pools[k], page, path, cookies[k], scheduled, counted))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
     cpu_end = _cpu_now(spec.get("cpu_pids", {}))
-    pool.close()
+    for pool in pools:
+        pool.close()
     window_start = start + n_warm / rate
     ok = [r for r in results if r[2] is None]
     last = max((r[4] for r in results), default=window_start)
@@ -352,7 +361,7 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
             k: round((cpu_end[k] - cpu_start.get(k, 0.0)) / max(len(results), 1) * 1000, 2)
             for k in cpu_end
         },
-        "connections_opened": pool.opened,
+        "connections_opened": sum(p.opened for p in pools),
         "sessions": len(cookies),
         "login_s": round(login_s, 2),
     }

@@ -9,7 +9,7 @@ way). Accounts a user may not see are answered exactly like accounts that do not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -52,6 +52,7 @@ __all__ = [
     "account_labels",
     "check_account",
     "fetch_borrower",
+    "labelled_page",
     "visible_accounts",
     "visit_points",
 ]
@@ -157,6 +158,33 @@ def _labels_statement(actor: Actor) -> Select[Any]:
     b = t.borrowers
     return select(b.c.borrower_id, b.c.name, b.c.city).where(
         b.c.borrower_id.in_(bindparam("borrower_ids", expanding=True)), visible_accounts(actor)
+    )
+
+
+def labelled_page(
+    conn: Connection, actor: Actor, page: Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, str | None, str | None]]:
+    """The rows of ``page`` with each account's (masked name, city), in one statement.
+
+    ``page``: a select of accounts (a ``borrower_id`` column and a ``pos`` column, its row
+    number in the page's order — the page's order is not kept through a join otherwise),
+    built once by the caller; ``params`` its parameters. An account outside ``actor``'s
+    scope gets (None, None), as :func:`account_labels` leaves it out.
+    """
+    rows = conn.execute(_labelled_statement(actor, page), dict(params)).all()
+    return [(r, mask_name(r.label_name), r.label_city) for r in rows]
+
+
+@lru_cache(maxsize=_PER_ACTOR)
+def _labelled_statement(actor: Actor, page: Select[Any]) -> Select[Any]:
+    b = t.borrowers
+    sub = page.subquery("page")
+    return (
+        select(sub, b.c.name.label("label_name"), b.c.city.label("label_city"))
+        .select_from(
+            sub.outerjoin(b, and_(b.c.borrower_id == sub.c.borrower_id, visible_accounts(actor)))
+        )
+        .order_by(sub.c.pos)
     )
 
 

@@ -30,7 +30,7 @@ from arrears.domain.errors import Issue, ValidationError
 from arrears.domain.people import Actor, Permission, may
 from arrears.domain.products import ProductSettings
 from arrears.engine.status import MONEY_COLUMNS, compute_status_table
-from arrears.services.access import account_labels, check_account
+from arrears.services.access import check_account, labelled_page
 from arrears.services.audit import record
 from arrears.services.plan_overlay import overlay_live
 from arrears.services.standing import refresh_contact_standing, set_live_standing
@@ -100,15 +100,19 @@ def work_queue_page(
     offset: int = 0,
 ) -> tuple[list[QueueRow], int, date | None]:
     """A page of the actor's work queue (sorted, masked names), the number of accounts and
-    the last cycle's date, in one round trip: the count and the date ride on the page's rows
-    as uncorrelated scalar subqueries (each evaluated once); a page past the end asks for
-    them apart."""
+    the last cycle's date, in one round trip: the names and cities are joined to the page
+    (``access.labelled_page``), the count and the date ride on the page's rows as
+    uncorrelated scalar subqueries (each evaluated once); a page past the end asks for them
+    apart."""
     if actor.role is None or not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
         return [], 0, last_cycle_date(conn)
-    rows = conn.execute(
+    labelled = labelled_page(
+        conn,
+        actor,
         _queue_statement(sort, descending),
         {"user_id": actor.user_id, "limit": limit, "offset": offset},
-    ).all()
+    )
+    rows = [r for r, _, _ in labelled]
     if rows:
         total, as_of = int(rows[0].total), rows[0].as_of
     else:
@@ -117,11 +121,11 @@ def work_queue_page(
             select(func.count()).select_from(a).where(a.c.user_id == actor.user_id)
         ).scalar_one()
         as_of = last_cycle_date(conn)
-    labels = account_labels(conn, actor, [r.borrower_id for r in rows])
     out = [
         QueueRow(
             r.borrower_id,
-            *labels[r.borrower_id],
+            name,
+            city,
             int(r.loans),
             int(r.dpd),
             _bucket_label(int(r.dpd)),
@@ -129,7 +133,7 @@ def work_queue_page(
             r.last_contact_at,
             r.next_action_on,
         )
-        for r in rows
+        for r, name, city in labelled
     ]
     return out, int(total), as_of if isinstance(as_of, date) else None
 
@@ -180,6 +184,7 @@ def _queue_statement(sort: QueueSort, descending: bool) -> Select[Any]:
             a.c.next_action_on,
             total.label("total"),
             as_of.label("as_of"),
+            func.row_number().over(order_by=order).label("pos"),
         )
         .where(mine)
         .order_by(*order)

@@ -62,7 +62,7 @@ def test_queue_and_account_view_query_counts(desk_app: Any, desk_engine: Engine)
     # session, borrower with its contact persons, audit row, loans with the cycle's statuses,
     # plans to overlay (2), schedules, payments, history, notes, contacts, promises and their
     # items, plans
-    assert counts[0] <= 15
+    assert counts[0] <= 14
 
     collector = logged_in(desk_app, "collector1")
     with desk_engine.connect() as conn:
@@ -75,5 +75,5 @@ def test_queue_and_account_view_query_counts(desk_app: Any, desk_engine: Engine)
     assert page.status_code == 200
     assert re.search(r'href="/accounts/', page.text)
     # session, the page's rows with the count and the cycle date, their labels, promise stats
-    assert len(seen) <= 4
+    assert len(seen) <= 3  # session, the page with its names and cities, promise figures
     assert len(begun) == 1, "one transaction per work queue page, the session lookup included"
