@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, literal, select
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import tables as t
+from arrears.domain.people import Actor, Role, mask_name
+from arrears.services.access import labelled_page
 from fixtures.web import csrf_of, logged_in
 
 
@@ -230,3 +233,32 @@ def test_queue_orders_follow_the_documented_rules(desk_app: Any, desk_engine: En
                 html = client.get(f"/queue?sort={sort}&dir={direction}&page={page}").text
                 shown += _queue_ids(html)
             assert shown == _expected_queue(rows, sort, direction == "desc"), (sort, direction)
+
+
+def test_labelled_page_keeps_the_scope_and_the_order(desk_engine: Engine) -> None:
+    """A page naming accounts of someone else gets no name or city for them, masked names
+    for the own ones, in the page's order (access.labelled_page)."""
+    a = d.account_assignments.c
+    with desk_engine.connect() as conn:
+        users = {r.username: r for r in conn.execute(select(d.users))}
+        me = users["collector1"]
+        actor = Actor(me.username, Role(me.role), me.user_id, me.team_id)
+        order = [a.borrower_id.desc()]
+        page = (
+            select(a.borrower_id, a.user_id, func.row_number().over(order_by=order).label("pos"))
+            .where(a.user_id.in_([me.user_id, users["collector2"].user_id]))
+            .order_by(*order)
+            .limit(literal(40))
+        )
+        rows = labelled_page(conn, actor, page, {})
+        names = dict(
+            conn.execute(select(t.borrowers.c.borrower_id, t.borrowers.c.name)).tuples().all()
+        )
+    assert [r.borrower_id for r, _, _ in rows] == sorted(
+        (r.borrower_id for r, _, _ in rows), reverse=True
+    )
+    mine = [(r, n) for r, n, _ in rows if r.user_id == me.user_id]
+    theirs = [(r, n, c) for r, n, c in rows if r.user_id != me.user_id]
+    assert mine and theirs, "the page should hold accounts of both collectors"
+    assert all(n == mask_name(names[r.borrower_id]) for r, n in mine)
+    assert all(n is None and c is None for _, n, c in theirs)
