@@ -269,8 +269,13 @@ def bench_web_cmd(
     ] = Path("var/bench"),
     rate: Annotated[float, typer.Option(min=1, help="Requests per second (open loop)")] = 300,
     seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after warm-up)")] = 30,
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 3,
-    threads: Annotated[int, typer.Option(min=1, help="Request threads per worker")] = 2,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="uvicorn worker processes (2: best measured on two cores)"),
+    ] = 2,
+    threads: Annotated[
+        int, typer.Option(min=1, help="Request threads per worker (pages other than the desk's)")
+    ] = 2,
     pg_url: Annotated[
         str | None, typer.Option(help="Use this PostgreSQL server instead of starting one")
     ] = None,

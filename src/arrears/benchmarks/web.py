@@ -369,6 +369,8 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_load(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the load described by ``spec`` in this process (host, port, users, rate, ...)."""
+    # Plain asyncio, not uvloop: uvloop's clock has millisecond steps (latencies and the
+    # open-loop schedule are read from the loop's clock).
     result = asyncio.run(_load(spec))
     usage = os.times()
     result["loadgen_cpu_s"] = round(usage.user + usage.system, 2)
