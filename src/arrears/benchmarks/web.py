@@ -228,7 +228,25 @@ async def _log_in(pool: _Pool, username: str, password: str) -> str:
 
 
 def _cpu_now(pids: dict[str, int | None]) -> dict[str, float]:
-    return {name: _cpu_of(pid) for name, pid in pids.items() if pid is not None}
+    out = {name: _cpu_of(pid) for name, pid in pids.items() if pid is not None}
+    out.update(_machine_ticks())
+    return out
+
+
+def _machine_ticks() -> dict[str, float]:
+    """The machine's busy, idle and *steal* seconds so far (Linux ``/proc/stat``): on a
+    virtual machine, steal is CPU time the host gave to someone else while we wanted it."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        ticks = [int(x) / os.sysconf("SC_CLK_TCK") for x in fields]
+    except (OSError, ValueError, IndexError):
+        return {}
+    user, nice, system, idle, iowait, irq, softirq, steal = (ticks + [0.0] * 8)[:8]
+    return {
+        "machine_busy": user + nice + system + irq + softirq,
+        "machine_idle": idle + iowait,
+        "machine_steal": steal,
+    }
 
 
 def _stats(latencies: list[float]) -> dict[str, float | int | None]:
@@ -360,6 +378,7 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_request": {
             k: round((cpu_end[k] - cpu_start.get(k, 0.0)) / max(len(results), 1) * 1000, 2)
             for k in cpu_end
+            if not k.startswith("machine_")
         },
         "connections_opened": sum(p.opened for p in pools),
         "sessions": len(cookies),
@@ -626,6 +645,14 @@ def print_report(report: dict[str, Any], console: Console) -> None:
         f"CPU s during the run ({cpu['wall_s']} s wall): uvicorn {cpu['uvicorn']}, "
         f"postgres {cpu['postgres']}, generator {cpu['loadgen']}"
     )
+    window = report.get("window_cpu_s") or {}
+    if "machine_steal" in window:
+        total = sum(window.get(k, 0.0) for k in ("machine_busy", "machine_idle", "machine_steal"))
+        console.print(
+            f"machine during the window: busy {window['machine_busy']:.1f} s, idle "
+            f"{window['machine_idle']:.1f} s, steal {window['machine_steal']:.1f} s "
+            f"({window['machine_steal'] / max(total, 1e-9):.0%} of the CPU time taken by the host)"
+        )
     per = report.get("cpu_ms_per_request") or {}
     if per:
         console.print(
