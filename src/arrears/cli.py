@@ -279,6 +279,13 @@ def bench_web_cmd(
     pg_url: Annotated[
         str | None, typer.Option(help="Use this PostgreSQL server instead of starting one")
     ] = None,
+    cpu: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="No load: N requests per page in one process, CPU and statements per request",
+        ),
+    ] = None,
 ) -> None:
     """Work queue and account view latency (p50/p99) under load, book in PostgreSQL."""
     from arrears.benchmarks.web import main as bench_web_main
@@ -292,6 +299,7 @@ def bench_web_cmd(
         threads=threads,
         pg_url=pg_url,
         console=out,
+        cpu_requests=cpu,
     )
 
 

@@ -69,3 +69,30 @@ def test_bench_web_small(pg_url: str, bench_database: str, tmp_path: Path) -> No
     again = run()
     assert again["load"]["reused"] is True  # type: ignore[index]
     assert again["errors"] == 0, again["error_kinds"]
+    # The window's CPU per answered request: the server's (the database's too when the
+    # benchmark started its own cluster, not here).
+    per_request = again["cpu_ms_per_request"]
+    assert isinstance(per_request, dict) and per_request["uvicorn"] > 0
+
+    # No load: CPU and statements per page request in one process.
+    cpu = run_web_benchmark(
+        loans=300,
+        workdir=tmp_path,
+        rate=20,
+        seconds=2,
+        workers=1,
+        pg_url=pg_url,
+        database=bench_database,
+        collectors=3,
+        per_collector=20,
+        say=lambda _: None,
+        cpu_requests=5,
+    )
+    assert cpu["benchmark"] == "web-cpu"
+    for page in ("queue", "account"):
+        figures = cpu[page]
+        assert isinstance(figures, dict)
+        assert figures["requests"] == 5
+        assert figures["cpu_ms"] > 0 and figures["bytes"] > 1000
+        # The session lookup and the page's reads, in a fixed number of statements.
+        assert figures["statements"] == (3 if page == "queue" else 11)

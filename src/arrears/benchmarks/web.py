@@ -472,6 +472,81 @@ def _accounts_by_collector(url: str) -> list[dict[str, Any]]:
     return [{"username": u, "accounts": a} for u, a in by.items() if a]
 
 
+def cpu_per_request(url: str, users: list[dict[str, Any]], requests: int) -> dict[str, Any]:
+    """CPU per page request in this process, one request at a time: the app over ``url``
+    driven through httpx's ASGI transport (no server, no network; the client's own CPU is
+    included, ~1 ms). Per page: CPU and wall ms per request, SQL statements per request and
+    the page's size. Comparable between two versions on the same machine minute, unlike
+    latencies under load."""
+    import httpx
+    from sqlalchemy import event
+
+    from arrears.benchmarks.pg_load import BENCH_PASSWORD
+
+    os.environ[ENV_URL] = url
+    app = bench_app()
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(app.state.web.engine, "before_cursor_execute", count)
+    user = users[0]
+    rng = random.Random(1)  # noqa: S311 - a request mix, not a secret
+
+    def path_of(page: str) -> str:
+        if page == "queue":
+            pages = max(1, math.ceil(len(user["accounts"]) / PAGE_SIZE))
+            return (
+                f"/queue?sort={rng.choice(SORTS)}&dir={rng.choice(('desc', 'asc'))}"
+                f"&page={rng.randint(1, pages)}"
+            )
+        return f"/accounts/{urllib.parse.quote(rng.choice(user['accounts']))}"
+
+    async def run() -> dict[str, Any]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            form = await client.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            if token is None:
+                raise _HttpError("GET /login: no CSRF token")
+            login = await client.post(
+                "/login",
+                data={
+                    "username": user["username"],
+                    "password": BENCH_PASSWORD,
+                    "csrf_token": token.group(1),
+                    "next": "",
+                },
+            )
+            if login.status_code != 303:
+                raise _HttpError(f"POST /login: HTTP {login.status_code}")
+            out: dict[str, Any] = {}
+            for page in PAGES:
+                for _ in range(max(10, requests // 10)):  # warm: statements, templates
+                    await client.get(path_of(page))
+                statements[0], size = 0, 0
+                cpu, wall = time.process_time(), time.perf_counter()
+                for _ in range(requests):
+                    response = await client.get(path_of(page))
+                    if response.status_code != 200:
+                        raise _HttpError(f"{page}: HTTP {response.status_code}")
+                    size += len(response.content)
+                out[page] = {
+                    "requests": requests,
+                    "cpu_ms": round((time.process_time() - cpu) / requests * 1000, 2),
+                    "wall_ms": round((time.perf_counter() - wall) / requests * 1000, 2),
+                    "statements": round(statements[0] / requests, 2),
+                    "bytes": size // requests,
+                }
+            return out
+
+    try:
+        return asyncio.run(run())
+    finally:
+        app.state.web.engine.dispose()
+
+
 def run_web_benchmark(
     *,
     loans: int,
@@ -486,8 +561,11 @@ def run_web_benchmark(
     collectors: int = 50,
     per_collector: int = 2000,
     say: Callable[[str], None] = print,
+    cpu_requests: int | None = None,
 ) -> dict[str, Any]:
-    """The whole benchmark; returns the report (also written as JSON into ``workdir``)."""
+    """The whole benchmark; returns the report (also written as JSON into ``workdir``).
+
+    With ``cpu_requests``, no server and no load: :func:`cpu_per_request` instead."""
     from arrears.benchmarks.pg_load import (
         BENCH_PASSWORD,
         PgCluster,
@@ -518,6 +596,14 @@ def run_web_benchmark(
             say=say,
         )
         users = _accounts_by_collector(url)
+        if cpu_requests is not None:
+            os.environ[ENV_AS_OF] = BENCH_AS_OF
+            pages = cpu_per_request(url, users, cpu_requests)
+            report = {"benchmark": "web-cpu", "loans": loans, "as_of": BENCH_AS_OF, **pages}
+            out = workdir / f"bench-web-cpu-{loans}.json"
+            out.write_text(json.dumps(report, indent=2))
+            report["json"] = str(out)
+            return report
         port = _free_port()
         env = {**os.environ, ENV_URL: url, ENV_AS_OF: BENCH_AS_OF, ENV_THREADS: str(threads)}
         server_proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -607,6 +693,24 @@ def run_web_benchmark(
 def print_report(report: dict[str, Any], console: Console) -> None:
     from rich.table import Table
 
+    if report.get("benchmark") == "web-cpu":
+        table = Table(title="CPU per request in one process (the test client included)")
+        for col in ("page", "requests", "CPU ms", "wall ms", "statements", "bytes"):
+            table.add_column(col, justify="left" if col == "page" else "right")
+        for page in PAGES:
+            p = report[page]
+            table.add_row(
+                page,
+                str(p["requests"]),
+                f"{p['cpu_ms']:.2f}",
+                f"{p['wall_ms']:.2f}",
+                f"{p['statements']:g}",
+                f"{p['bytes']:,}",
+            )
+        console.print(table)
+        console.print(f"figures: {report['json']}")
+        return
+
     load = report["load"]
     reused = "reused from the database" if load.get("reused") else "loaded now"
     total = load.get("steps", {}).get("total_s")
@@ -673,8 +777,10 @@ def main(
     pg_url: str | None,
     console: Console,
     threads: int = 2,
+    cpu_requests: int | None = None,
 ) -> dict[str, Any]:
     report = run_web_benchmark(
+        cpu_requests=cpu_requests,
         loans=loans,
         workdir=workdir,
         rate=rate,
