@@ -541,8 +541,13 @@ def cpu_per_request(url: str, users: list[dict[str, Any]], requests: int) -> dic
                 }
             return out
 
+    # A thread of its own: the caller may be inside a running event loop (a test process
+    # that drove a browser, a notebook), where asyncio.run() is refused.
+    from concurrent.futures import ThreadPoolExecutor
+
     try:
-        return asyncio.run(run())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, run()).result()
     finally:
         app.state.web.engine.dispose()
 
