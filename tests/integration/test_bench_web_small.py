@@ -27,8 +27,9 @@ def bench_database(pg_url: str) -> Iterator[str]:
 
 
 def test_bench_web_small(pg_url: str, bench_database: str, tmp_path: Path) -> None:
-    def run() -> dict[str, object]:
+    def run(**extra: object) -> dict[str, object]:
         return run_web_benchmark(
+            **extra,  # type: ignore[arg-type]
             loans=300,
             workdir=tmp_path,
             rate=20,
@@ -75,19 +76,7 @@ def test_bench_web_small(pg_url: str, bench_database: str, tmp_path: Path) -> No
     assert isinstance(per_request, dict) and per_request["uvicorn"] > 0
 
     # No load: CPU and statements per page request in one process.
-    cpu = run_web_benchmark(
-        loans=300,
-        workdir=tmp_path,
-        rate=20,
-        seconds=2,
-        workers=1,
-        pg_url=pg_url,
-        database=bench_database,
-        collectors=3,
-        per_collector=20,
-        say=lambda _: None,
-        cpu_requests=5,
-    )
+    cpu = run(cpu_requests=5)
     assert cpu["benchmark"] == "web-cpu"
     for page in ("queue", "account"):
         figures = cpu[page]

@@ -199,21 +199,42 @@ def _cookie(headers: dict[str, list[str]], name: str) -> str | None:
     return None
 
 
+def _login_fields(page: bytes, username: str, password: str) -> dict[str, str]:
+    """The log-in form's fields, with the CSRF token of the log-in ``page``."""
+    found = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise _HttpError("GET /login: no CSRF token in the form")
+    return {
+        "username": username,
+        "password": password,
+        "csrf_token": found.group(1).decode(),
+        "next": "",
+    }
+
+
+def _page_path(rng: random.Random, accounts: list[str], page: str) -> str:
+    """A request of the mix: a queue page (random sort, direction and page) or the account
+    view of one of ``accounts``."""
+    if page == "queue":
+        pages = max(1, math.ceil(len(accounts) / PAGE_SIZE))
+        query = urllib.parse.urlencode(
+            {
+                "sort": rng.choice(SORTS),
+                "dir": rng.choice(("desc", "asc")),
+                "page": rng.randint(1, pages),
+            }
+        )
+        return f"/queue?{query}"
+    return f"/accounts/{urllib.parse.quote(rng.choice(accounts))}"
+
+
 async def _log_in(pool: _Pool, username: str, password: str) -> str:
     """The ``arrears_session`` cookie of a new session (the log-in page's form and CSRF)."""
     status, headers, body = await pool.request("/login")
     csrf_cookie = _cookie(headers, "arrears_login_csrf")
-    found = re.search(rb'name="csrf_token" value="([^"]+)"', body)
-    if status != 200 or csrf_cookie is None or found is None:
-        raise _HttpError(f"GET /login: HTTP {status} without a CSRF token")
-    form = urllib.parse.urlencode(
-        {
-            "username": username,
-            "password": password,
-            "csrf_token": found.group(1).decode(),
-            "next": "",
-        }
-    ).encode()
+    if status != 200 or csrf_cookie is None:
+        raise _HttpError(f"GET /login: HTTP {status} without a CSRF cookie")
+    form = urllib.parse.urlencode(_login_fields(body, username, password)).encode()
     status, headers, _ = await pool.request(
         "/login",
         cookie=f"arrears_login_csrf={csrf_cookie}",
@@ -317,19 +338,8 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(delay)
         lag = loop.time() - scheduled
         k = rng.randrange(len(users))
-        if rng.random() < 0.5:
-            pages = max(1, math.ceil(len(users[k]["accounts"]) / PAGE_SIZE))
-            query = urllib.parse.urlencode(
-                {
-                    "sort": rng.choice(SORTS),
-                    "dir": rng.choice(("desc", "asc")),
-                    "page": rng.randint(1, pages),
-                }
-            )
-            page, path = "queue", f"/queue?{query}"
-        else:
-            account = rng.choice(users[k]["accounts"])
-            page, path = "account", f"/accounts/{urllib.parse.quote(account)}"
+        page = "queue" if rng.random() < 0.5 else "account"
+        path = _page_path(rng, users[k]["accounts"], page)
         counted = i >= n_warm
         if i == n_warm:  # the measured window starts: the servers' CPU from here
             cpu_start = _cpu_now(spec.get("cpu_pids", {}))
@@ -494,41 +504,23 @@ def cpu_per_request(url: str, users: list[dict[str, Any]], requests: int) -> dic
     user = users[0]
     rng = random.Random(1)  # noqa: S311 - a request mix, not a secret
 
-    def path_of(page: str) -> str:
-        if page == "queue":
-            pages = max(1, math.ceil(len(user["accounts"]) / PAGE_SIZE))
-            return (
-                f"/queue?sort={rng.choice(SORTS)}&dir={rng.choice(('desc', 'asc'))}"
-                f"&page={rng.randint(1, pages)}"
-            )
-        return f"/accounts/{urllib.parse.quote(rng.choice(user['accounts']))}"
-
     async def run() -> dict[str, Any]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             form = await client.get("/login")
-            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-            if token is None:
-                raise _HttpError("GET /login: no CSRF token")
             login = await client.post(
-                "/login",
-                data={
-                    "username": user["username"],
-                    "password": BENCH_PASSWORD,
-                    "csrf_token": token.group(1),
-                    "next": "",
-                },
+                "/login", data=_login_fields(form.content, user["username"], BENCH_PASSWORD)
             )
             if login.status_code != 303:
                 raise _HttpError(f"POST /login: HTTP {login.status_code}")
             out: dict[str, Any] = {}
             for page in PAGES:
                 for _ in range(max(10, requests // 10)):  # warm: statements, templates
-                    await client.get(path_of(page))
+                    await client.get(_page_path(rng, user["accounts"], page))
                 statements[0], size = 0, 0
                 cpu, wall = time.process_time(), time.perf_counter()
                 for _ in range(requests):
-                    response = await client.get(path_of(page))
+                    response = await client.get(_page_path(rng, user["accounts"], page))
                     if response.status_code != 200:
                         raise _HttpError(f"{page}: HTTP {response.status_code}")
                     size += len(response.content)
