@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import reads
 from arrears.adapters.db import tables as t
 from arrears.adapters.db import visit_tables as vt
 from arrears.domain.errors import Forbidden, Issue, NotFound, ValidationError
@@ -163,7 +164,7 @@ def _labels_statement(actor: Actor) -> Select[Any]:
 
 def labelled_page(
     conn: Connection, actor: Actor, page: Select[Any], params: Mapping[str, Any]
-) -> list[tuple[Any, str | None, str | None]]:
+) -> list[tuple[dict[str, Any], str | None, str | None]]:
     """The rows of ``page`` with each account's (masked name, city), in one statement.
 
     ``page``: a select of accounts (a ``borrower_id`` column and a ``pos`` column, its row
@@ -171,8 +172,8 @@ def labelled_page(
     built once by the caller; ``params`` its parameters. An account outside ``actor``'s
     scope gets (None, None), as :func:`account_labels` leaves it out.
     """
-    rows = conn.execute(_labelled_statement(actor, page), dict(params)).all()
-    return [(r, mask_name(r.label_name), r.label_city) for r in rows]
+    rows = reads.dicts(conn, _labelled_statement(actor, page), params)
+    return [(r, mask_name(r["label_name"]), r["label_city"]) for r in rows]
 
 
 @lru_cache(maxsize=_PER_ACTOR)
@@ -201,10 +202,10 @@ def fetch_borrower(
 
     ``purpose`` says which page or endpoint reads it (kept in the audit row).
     """
-    rows = conn.execute(_borrower_statement(actor), {"borrower_id": borrower_id}).all()
+    rows = reads.dicts(conn, _borrower_statement(actor), {"borrower_id": borrower_id})
     if not rows:
         raise NotFound(f"no account {borrower_id}")
-    row = rows[0]
+    m = rows[0]
     unmask = unmask_reason is not None
     if unmask:
         if actor.role is None or not may(actor.role, Permission.UNMASK_PII):
@@ -212,16 +213,15 @@ def fetch_borrower(
         unmask_reason = unmask_reason.strip() if unmask_reason else ""
         if len(unmask_reason) < 3:
             raise ValidationError([Issue("unmask", None, "reason", "say why (3+ characters)")])
-    m = row._mapping
     contacts = [
         (
-            r.contact_person_id,
-            r.contact_person_name,
-            r.contact_person_relation,
-            r.contact_person_phone,
+            r["contact_person_id"],
+            r["contact_person_name"],
+            r["contact_person_relation"],
+            r["contact_person_phone"],
         )
         for r in rows
-        if r.contact_person_id is not None
+        if r["contact_person_id"] is not None
     ]
 
     def keep(value: str | None, masker: Any) -> str | None:

@@ -18,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import reads
 from arrears.domain.errors import AuthenticationError, Conflict, Issue, ValidationError
 from arrears.domain.people import Actor, ApiScope, Role
 
@@ -79,7 +80,7 @@ class Session:
 
 
 def _user(row: object) -> UserRow:
-    m = row._mapping  # type: ignore[attr-defined]
+    m = row if isinstance(row, dict) else row._mapping  # type: ignore[attr-defined]
     return UserRow(
         m["user_id"],
         m["username"],
@@ -237,10 +238,11 @@ _RESOLVE_SESSION = (
 
 
 def resolve_session(conn: Connection, token: str, now: datetime) -> Session | None:
-    row = conn.execute(_RESOLVE_SESSION, {"token_hash": hash_secret(token), "now": now}).first()
-    if row is None:
+    found = reads.dicts(conn, _RESOLVE_SESSION, {"token_hash": hash_secret(token), "now": now})
+    if not found:
         return None
-    return Session(_user(row), row._mapping["csrf_token"], row._mapping["token_hash"])
+    row = found[0]
+    return Session(_user(row), row["csrf_token"], row["token_hash"])
 
 
 def end_session(conn: Connection, token_hash: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Select, and_, bindparam, desc, exists, func, 
 from sqlalchemy.exc import IntegrityError
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import reads
 from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import STORED_STATUS, read_book
 from arrears.adapters.db.engine import savepoint
@@ -114,7 +115,7 @@ def work_queue_page(
     )
     rows = [r for r, _, _ in labelled]
     if rows:
-        total, as_of = int(rows[0].total), rows[0].as_of
+        total, as_of = int(rows[0]["total"]), rows[0]["as_of"]
     else:
         a = d.account_assignments
         total = conn.execute(
@@ -123,15 +124,15 @@ def work_queue_page(
         as_of = last_cycle_date(conn)
     out = [
         QueueRow(
-            r.borrower_id,
+            r["borrower_id"],
             name,
             city,
-            int(r.loans),
-            int(r.dpd),
-            _bucket_label(int(r.dpd)),
-            int(r.due_minor),
-            r.last_contact_at,
-            r.next_action_on,
+            int(r["loans"]),
+            int(r["dpd"]),
+            _bucket_label(int(r["dpd"])),
+            int(r["due_minor"]),
+            r["last_contact_at"],
+            r["next_action_on"],
         )
         for r, name, city in labelled
     ]
@@ -261,8 +262,8 @@ def loans_with_cycled_status(
     loans: list[dict[str, Any]] = []
     cycled: dict[str, dict[str, Any]] = {}
     width = len(_LOAN_COLUMNS)
-    for row in conn.execute(
-        _loans_cycled_statement(), {"borrower_id": borrower_id, "as_of": as_of}
+    for row in reads.rows(
+        conn, _loans_cycled_statement(), {"borrower_id": borrower_id, "as_of": as_of}
     ):
         loans.append(dict(zip(_LOAN_COLUMNS, row[:width], strict=True)))
         status = dict(zip(STORED_STATUS, row[width:], strict=True))
@@ -420,15 +421,9 @@ def status_history_of(
     params: dict[str, Any] = {"borrower_id": borrower_id}
     if since is not None:
         params["since"] = since
-    rows = conn.execute(_history_statement(since is not None), params)
     return [
-        {
-            "as_of": r.as_of,
-            "dpd": int(r.dpd),
-            "bucket": _bucket_label(int(r.dpd)),
-            "due": int(r.due),
-        }
-        for r in rows
+        {"as_of": as_of, "dpd": int(dpd), "bucket": _bucket_label(int(dpd)), "due": int(due)}
+        for as_of, dpd, due in reads.rows(conn, _history_statement(since is not None), params)
     ]
 
 
@@ -462,8 +457,7 @@ def _notes_statement(limit: int) -> Select[Any]:
 
 
 def recent_notes(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    rows = conn.execute(_notes_statement(limit), {"borrower_id": borrower_id})
-    return [dict(r._mapping) for r in rows]
+    return reads.dicts(conn, _notes_statement(limit), {"borrower_id": borrower_id})
 
 
 def flagged_notes(conn: Connection, limit: int = 100) -> list[dict[str, Any]]:
@@ -490,8 +484,7 @@ def _contacts_statement(limit: int) -> Select[Any]:
 
 
 def recent_contacts(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    rows = conn.execute(_contacts_statement(limit), {"borrower_id": borrower_id})
-    return [dict(r._mapping) for r in rows]
+    return reads.dicts(conn, _contacts_statement(limit), {"borrower_id": borrower_id})
 
 
 def _loan_of(conn: Connection, borrower_id: str, loan_id: str | None) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
 from arrears.adapters.db import negotiation_tables as nt
 from arrears.adapters.db import plan_tables as pt
+from arrears.adapters.db import reads
 from arrears.adapters.db import tables as t
 from arrears.adapters.db.book_store import read_book
 from arrears.domain.errors import Forbidden, Issue, NotFound, ValidationError
@@ -917,10 +918,7 @@ def cancel_plan(
 
 def plans_of(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The account's plans, newest first (the caller checked scope)."""
-    return [
-        dict(r._mapping)
-        for r in conn.execute(_plans_of_statement(), {"borrower_id": borrower_id, "limit": limit})
-    ]
+    return reads.dicts(conn, _plans_of_statement(), {"borrower_id": borrower_id, "limit": limit})
 
 
 @cache

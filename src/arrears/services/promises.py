@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, case, func, insert, select, update
 
 from arrears.adapters.db import negotiation_tables as nt
+from arrears.adapters.db import reads
 from arrears.adapters.db import tables as t
 from arrears.domain.contacts import Channel
 from arrears.domain.errors import Issue, ValidationError
@@ -243,10 +244,7 @@ def _promises_statement(limit: int) -> Select[Any]:
 
 def promises_of(conn: Connection, borrower_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The account's promises, newest first, each with its items (caller checked scope)."""
-    rows = [
-        dict(r._mapping)
-        for r in conn.execute(_promises_statement(limit), {"borrower_id": borrower_id})
-    ]
+    rows = reads.dicts(conn, _promises_statement(limit), {"borrower_id": borrower_id})
     items = _items(conn, [r["promise_id"] for r in rows])
     for r in rows:
         r["items"] = items.get(r["promise_id"], [])
@@ -334,8 +332,7 @@ def collector_promise_stats(
     if recorded_by is not None:
         params["recorded_by"] = recorded_by
     out = []
-    for r in conn.execute(_promise_stats_statement(recorded_by is not None), params):
-        row = dict(r._mapping)
+    for row in reads.dicts(conn, _promise_stats_statement(recorded_by is not None), params):
         settled = int(row["kept"] or 0) + int(row["partly_kept"] or 0) + int(row["broken"] or 0)
         row["kept_rate"] = None if settled == 0 else int(row["kept"] or 0) / settled
         out.append(row)

@@ -254,11 +254,11 @@ def test_labelled_page_keeps_the_scope_and_the_order(desk_engine: Engine) -> Non
         names = dict(
             conn.execute(select(t.borrowers.c.borrower_id, t.borrowers.c.name)).tuples().all()
         )
-    assert [r.borrower_id for r, _, _ in rows] == sorted(
-        (r.borrower_id for r, _, _ in rows), reverse=True
+    assert [r["borrower_id"] for r, _, _ in rows] == sorted(
+        (r["borrower_id"] for r, _, _ in rows), reverse=True
     )
-    mine = [(r, n) for r, n, _ in rows if r.user_id == me.user_id]
-    theirs = [(r, n, c) for r, n, c in rows if r.user_id != me.user_id]
+    mine = [(r, n) for r, n, _ in rows if r["user_id"] == me.user_id]
+    theirs = [(r, n, c) for r, n, c in rows if r["user_id"] != me.user_id]
     assert mine and theirs, "the page should hold accounts of both collectors"
-    assert all(n == mask_name(names[r.borrower_id]) for r, n in mine)
+    assert all(n == mask_name(names[r["borrower_id"]]) for r, n in mine)
     assert all(n is None and c is None for _, n, c in theirs)
