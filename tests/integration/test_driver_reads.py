@@ -154,3 +154,22 @@ def test_session_lookup_through_direct_reads(desk_engine: Engine) -> None:
         assert found == session
     with desk_engine.begin() as conn:
         assert auth.resolve_session(conn, token + "x", now) is None
+
+
+def test_account_schedules_and_payments_equal_the_loan_list_reads(desk_engine: Engine) -> None:
+    with desk_engine.connect() as conn:
+        p, lo = t.payments, t.loans
+        borrower_id = conn.execute(
+            select(lo.c.borrower_id).join(p, p.c.loan_id == lo.c.loan_id).limit(1)
+        ).scalar_one()
+    for _ in range(2):
+        with desk_engine.begin() as conn:
+            loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, AS_OF)
+            ids = [row["loan_id"] for row in loans]
+            status = desk.live_status(conn, ids, AS_OF, cycled=cycled)
+            assert repr(desk.account_schedules(conn, borrower_id, status, AS_OF)) == repr(
+                desk.schedules_of(conn, status, AS_OF)
+            )
+            payments = desk.account_payments(conn, borrower_id)
+            assert payments, "the account has payments"
+            assert repr(payments) == repr(desk.payments_of(conn, ids))

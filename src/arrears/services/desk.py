@@ -368,6 +368,35 @@ def schedules_of(
     return out
 
 
+def account_schedules(
+    conn: Connection, borrower_id: str, status: Mapping[str, Mapping[str, Any]], as_of: date
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`schedules_of` for the loans of ``status``, all of them the account's: one
+    statement by account (no list of loan ids to expand), through ``reads``."""
+    out: dict[str, list[dict[str, Any]]] = {loan_id: [] for loan_id in status}
+    if not out:
+        return out
+    stmt = _account_schedules_statement()
+    for r in reads.dicts(conn, stmt, {"borrower_id": borrower_id}):
+        rows = out.get(r["loan_id"])
+        if rows is not None:
+            rows.append(r)
+    for loan_id, rows in out.items():
+        _mark_paid(rows, status[loan_id], as_of)
+    return out
+
+
+@cache
+def _account_schedules_statement() -> Select[Any]:
+    i, lo = t.installments, t.loans
+    return (
+        select(i.c.loan_id, i.c.seq, i.c.due_date, i.c.principal_minor, i.c.interest_minor)
+        .join(lo, lo.c.loan_id == i.c.loan_id)
+        .where(lo.c.borrower_id == bindparam("borrower_id"))
+        .order_by(i.c.loan_id, i.c.seq)
+    )
+
+
 @cache
 def _schedules_statement() -> Select[Any]:
     i = t.installments
@@ -404,7 +433,24 @@ def _payments_statement(limit: int) -> Select[Any]:
     return (
         select(p.c.payment_id, p.c.loan_id, p.c.paid_at, p.c.paid_on, p.c.amount_minor, p.c.channel)
         .where(p.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
-        .order_by(p.c.paid_at.desc())
+        .order_by(p.c.paid_at.desc(), p.c.payment_id.desc())
+        .limit(limit)
+    )
+
+
+def account_payments(conn: Connection, borrower_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """:func:`payments_of` for all the account's loans: one statement by account."""
+    return reads.dicts(conn, _account_payments_statement(limit), {"borrower_id": borrower_id})
+
+
+@lru_cache(maxsize=32)
+def _account_payments_statement(limit: int) -> Select[Any]:
+    p, lo = t.payments, t.loans
+    return (
+        select(p.c.payment_id, p.c.loan_id, p.c.paid_at, p.c.paid_on, p.c.amount_minor, p.c.channel)
+        .join(lo, lo.c.loan_id == p.c.loan_id)
+        .where(lo.c.borrower_id == bindparam("borrower_id"))
+        .order_by(p.c.paid_at.desc(), p.c.payment_id.desc())
         .limit(limit)
     )
 

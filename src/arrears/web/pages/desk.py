@@ -131,8 +131,8 @@ def _account_page(
             # needs no query of its own unless one of them applies.
             known_plans=plan_rows if len(plan_rows) < PLAN_ROWS else None,
         )
-        schedules = desk.schedules_of(conn, status, today)
-        payments = desk.payments_of(conn, ids)
+        schedules = desk.account_schedules(conn, borrower_id, status, today)
+        payments = desk.account_payments(conn, borrower_id)
         history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
         notes = desk.recent_notes(conn, borrower_id)
         contacts = desk.recent_contacts(conn, borrower_id)
