@@ -44,8 +44,24 @@ def _statements(engine: Engine) -> list[tuple[str, Any, dict[str, Any]]]:
     actor = Actor(user.username, Role(user.role), user.user_id, user.team_id)
     now = datetime(2026, 11, 28, 10, 30, tzinfo=UTC)
     with engine.begin() as conn:  # so that the notes and contacts lists are not empty
-        desk.add_note(conn, actor, borrower_id, "called twice, no answer", now)
-        desk.log_contact(conn, actor, borrower_id, desk.ContactInput(ContactOutcome.CALLBACK), now)
+        # Plain rows, no audit entries: the shared desk's audit pages are tested for order.
+        conn.execute(
+            d.notes.insert().values(
+                borrower_id=borrower_id, author=actor.name, body="called twice", created_at=now
+            )
+        )
+        conn.execute(
+            d.contact_attempts.insert().values(
+                borrower_id=borrower_id,
+                channel="phone",
+                answered=False,
+                right_party=False,
+                outcome=ContactOutcome.CALLBACK.value,
+                recorded_by=actor.name,
+                at=now,
+                created_at=now,
+            )
+        )
     one = {"borrower_id": borrower_id}
     return [
         ("borrower", access._borrower_statement(actor), one),
@@ -173,3 +189,62 @@ def test_account_schedules_and_payments_equal_the_loan_list_reads(desk_engine: E
             payments = desk.account_payments(conn, borrower_id)
             assert payments, "the account has payments"
             assert repr(payments) == repr(desk.payments_of(conn, ids))
+
+
+def test_audit_rows_written_directly_equal_sqlalchemy_s(store: Engine) -> None:
+    # A fresh store: the shared desk holds the audit pages' ordering tests.
+    from arrears.services.audit import _INSERT, record
+
+    actor = Actor("reads-test", Role.COMPLIANCE, None, None)
+    at = datetime(2026, 11, 28, 8, 15, tzinfo=UTC)
+    for i in range(3):  # the second and third through the driver on PostgreSQL
+        with store.begin() as conn:
+            record(conn, actor, "view_borrower", "borrower", f"B{i}", at, "why", {"k": [i, "中"]})
+    log = d.audit_log
+    with store.begin() as conn:
+        conn.execute(
+            log.insert(),
+            {
+                "at": at,
+                "actor": actor.name,
+                "role": "compliance",
+                "action": "view_borrower",
+                "subject_type": "borrower",
+                "subject_id": "B2",
+                "reason": "why",
+                "detail": {"k": [2, "中"]},
+                "client": None,
+            },
+        )
+        got = conn.execute(
+            select(log.c.at, log.c.role, log.c.subject_id, log.c.reason, log.c.detail, log.c.client)
+            .where(log.c.actor == actor.name)
+            .order_by(log.c.audit_id)
+        ).all()
+    assert [tuple(r) for r in got] == [
+        (at, "compliance", f"B{i}", "why", {"k": [i, "中"]}, None) for i in (0, 1, 2, 2)
+    ]
+    assert repr(got[-1]) == repr(got[-2])
+    name = store.dialect.name
+    plans = [p for (_, n, _), (s, p) in reads._writes.items() if s is _INSERT and n == name]
+    assert plans and all(p.direct is (store.dialect.name == "postgresql") for p in plans)
+
+
+def test_writes_with_python_side_defaults_go_through_sqlalchemy(store: Engine) -> None:
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    table = Table(
+        "reads_defaults",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("v", String(8), default="dflt"),
+    )
+    table.create(store)
+    stmt = table.insert()
+    for i in range(1, 4):
+        with store.begin() as conn:
+            reads.write(conn, stmt, {"id": i})
+    plan = next(p for (sid, _, _), (s, p) in reads._writes.items() if s is stmt)
+    assert not plan.direct
+    with store.connect() as conn:
+        assert conn.execute(select(table.c.v)).scalars().all() == ["dflt"] * 3

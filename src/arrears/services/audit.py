@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 
 from arrears.adapters.db import desk_tables as d
+from arrears.adapters.db import reads
 from arrears.domain.people import Actor
 
 __all__ = ["AuditEntry", "AuditQuery", "query_audit", "record"]
@@ -30,7 +31,8 @@ def record(
     detail: dict[str, Any] | None = None,
     client: str | None = None,
 ) -> None:
-    conn.execute(
+    reads.write(
+        conn,
         _INSERT,
         {
             "at": now,

@@ -1,21 +1,26 @@
-"""Hot reads through the driver's cursor when SQLAlchemy's per-execution work changes nothing.
+"""The hot pages' statements through the driver's cursor, with SQLAlchemy's own conversions.
 
-On PostgreSQL (psycopg) a reused, cached ``SELECT`` costs ~100 µs of client CPU through
-``Connection.execute`` and ~45 µs through the driver's cursor: the difference is execution
+On PostgreSQL (psycopg) a reused, cached statement costs ~100 µs of client CPU through
+``Connection.execute`` and ~45 µs through the driver's cursor: the difference is the execution
 context, result metadata (psycopg builds a ``Column`` per field of ``cursor.description`` on
 every access), ``Row`` objects and the events machinery. The desk's pages run a dozen such
-reads per request (docs/benchmarks.md).
+statements per request (docs/benchmarks.md).
 
-:func:`rows` runs a statement that was built once (a module-level or ``@cache`` statement with
-bound parameters) on the transaction's own DBAPI connection when, and only when, SQLAlchemy
-would hand back the driver's values untouched: the dialect is psycopg, the statement is a
-``SELECT`` without expanding (``IN``) parameters, and no bind or result processor applies to
-any of its columns (checked once per statement against the column types the server
-returned). Otherwise — SQLite, a processed type, no transaction begun, echo on — it is
-``Connection.execute``. Either way the caller gets the same plain tuples, and listeners of
-``before_cursor_execute`` / ``after_cursor_execute`` are called (statement counters in tests
-and benchmarks see every statement). Driver errors are raised as SQLAlchemy's, with a lost
-connection invalidated, exactly as ``Connection.execute`` does.
+:func:`rows` runs a ``SELECT`` built once (a module-level or ``@cache`` statement with bound
+parameters) on the transaction's own DBAPI connection: its SQL compiled once for the dialect,
+the literal values it carries and the caller's parameters passed through SQLAlchemy's bind
+processors of their types, and each result column through the result processor SQLAlchemy
+would apply to it (learnt on the statement's first run, which goes through SQLAlchemy, from
+the column types the server sent). So the values are SQLAlchemy's — an instant comes back in
+UTC through ``UTCDateTime`` either way. :func:`write` does the same for an INSERT, UPDATE or
+DELETE whose result is not read, unless SQLAlchemy would compute a value at execution (a
+Python-side default or onupdate).
+
+Everything else takes ``Connection.execute``: another driver (SQLite), expanding (``IN``)
+parameters, a connection outside a transaction, echo on. Listeners of
+``before_cursor_execute`` / ``after_cursor_execute`` are called on the direct path too
+(statement counters in tests and benchmarks see every statement), and driver errors are
+raised as SQLAlchemy's, a lost connection invalidated, as ``Connection.execute`` does.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import UpdateBase
 
-__all__ = ["dicts", "rows"]
+__all__ = ["dicts", "rows", "write"]
 
 
 Processor = Callable[[Any], Any]
@@ -85,7 +91,7 @@ def _plan(conn: Connection, stmt: Select[Any]) -> _Plan:
     return plan
 
 
-def _values(plan: _Plan, params: Mapping[str, Any]) -> dict[str, Any]:
+def _values(plan: _Plan | _WritePlan, params: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(plan.fixed)
     for k, v in params.items():
         for name in plan.names.get(k, ()):
@@ -136,22 +142,32 @@ def rows(
     raw = conn.connection.dbapi_connection
     if raw is None:  # invalidated: SQLAlchemy reconnects or raises
         return _through_sqlalchemy(conn, plan, stmt, params)
-    values = _values(plan, params)
-    events = conn._has_events or conn.engine._has_events
-    cursor = raw.cursor()
-    try:
-        if events:
-            conn.dispatch.before_cursor_execute(conn, cursor, plan.sql, values, None, False)
-        cursor.execute(plan.sql, values)
-        out = cast("list[tuple[Any, ...]]", cursor.fetchall())
-        if events:
-            conn.dispatch.after_cursor_execute(conn, cursor, plan.sql, values, None, False)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        conn._handle_dbapi_exception(exc, plan.sql, values, cursor, None)
-    finally:
-        cursor.close()
+    out = _execute(conn, raw, plan.sql, _values(plan, params), fetch=True)
     if results:
         out = [_processed(row, results) for row in out]
+    return out
+
+
+def _execute(
+    conn: Connection, raw: Any, sql: str, values: dict[str, Any], *, fetch: bool
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on the DBAPI connection as ``Connection.execute`` would: listeners
+    called, a driver error raised as SQLAlchemy's (a lost connection invalidated)."""
+    events = conn._has_events or conn.engine._has_events
+    cursor = raw.cursor()
+    out: list[tuple[Any, ...]] = []
+    try:
+        if events:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, values, None, False)
+        cursor.execute(sql, values)
+        if fetch:
+            out = cast("list[tuple[Any, ...]]", cursor.fetchall())
+        if events:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, False)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        conn._handle_dbapi_exception(exc, sql, values, cursor, None)
+    finally:
+        cursor.close()
     return out
 
 
@@ -168,3 +184,67 @@ def dicts(
     """``stmt``'s rows as dicts keyed by its columns' names (labels where given)."""
     keys = _plan(conn, stmt).keys
     return [dict(zip(keys, r, strict=True)) for r in rows(conn, stmt, params)]
+
+
+# Writes: an INSERT, UPDATE or DELETE run once per request with its parameters (the audit row
+# of every PII view), nothing read back.
+
+
+@dataclass(slots=True)
+class _WritePlan:
+    sql: str
+    fixed: dict[str, Any]
+    names: dict[str, tuple[str, ...]]
+    binds: dict[str, Processor]
+    direct: bool
+
+
+_writes: dict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, _WritePlan]] = {}
+
+
+def _write_plan(conn: Connection, stmt: UpdateBase, keys: tuple[str, ...]) -> _WritePlan:
+    dialect = conn.dialect
+    key = (id(stmt), dialect.name, keys)
+    known = _writes.get(key)
+    if known is not None and known[0] is stmt:
+        return known[1]
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    escaped = compiled.escaped_bind_names
+    names: dict[str, list[str]] = {}
+    uncovered = False
+    for bind, name in compiled.bind_names.items():
+        names.setdefault(bind.key, []).append(escaped.get(name, name))
+        uncovered = uncovered or (bind.key not in keys and bind.required)
+    plan = _WritePlan(
+        sql=compiled.string,
+        fixed=dict(compiled.construct_params(_check=False)),
+        names={k: tuple(v) for k, v in names.items()},
+        binds=cast("dict[str, Processor]", dict(compiled._bind_processors)),
+        # Not direct when SQLAlchemy computes something at execution: a column's Python-side
+        # default or onupdate (prefetch), an expanding list, a parameter not given.
+        direct=(
+            dialect.driver == "psycopg"
+            and not compiled.positional
+            and not compiled.insert_prefetch
+            and not compiled.update_prefetch
+            and not uncovered
+            and not any(b.expanding or b.literal_execute for b in compiled.binds.values())
+        ),
+    )
+    with _lock:
+        if len(_writes) >= _MAX_PLANS:
+            _writes.clear()
+        _writes[key] = (stmt, plan)
+    return plan
+
+
+def write(conn: Connection, stmt: UpdateBase, params: Mapping[str, Any]) -> None:
+    """Run ``stmt`` (built once) with ``params``, like ``conn.execute(stmt, params)`` with its
+    result unread: on psycopg through the driver's cursor, SQLAlchemy's bind processors
+    applied; otherwise — or when SQLAlchemy would compute a default — through SQLAlchemy."""
+    plan = _write_plan(conn, stmt, tuple(sorted(params)))
+    raw = conn.connection.dbapi_connection if plan.direct else None
+    if raw is None or not conn.in_transaction() or conn._echo:
+        conn.execute(stmt, dict(params))
+        return
+    _execute(conn, raw, plan.sql, _values(plan, params), fetch=False)

@@ -67,8 +67,9 @@ async def queue(
     except ValueError:
         order = desk.QueueSort.DPD
     page = max(1, page)
-    # One transaction for the page, the session lookup included.
-    with ctx.engine.begin() as conn:
+    # The page only reads: its three statements run without BEGIN and COMMIT (two round
+    # trips fewer), each on its own snapshot — the rows and their count share one statement.
+    with ctx.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, conn.begin():
         session = require(request, Permission.READ_ASSIGNED_ACCOUNTS, conn=conn)
         rows, total, as_of = desk.work_queue_page(
             conn,
