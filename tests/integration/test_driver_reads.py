@@ -64,7 +64,11 @@ def _statements(engine: Engine) -> list[tuple[str, Any, dict[str, Any]]]:
         )
     one = {"borrower_id": borrower_id}
     return [
-        ("borrower", access._borrower_statement(actor), one),
+        (
+            "borrower",
+            access._borrower_statement(access.shape_of(actor)),
+            {**one, **access.scope_params(actor)},
+        ),
         ("loans", desk._loans_cycled_statement(), {**one, "as_of": AS_OF}),
         ("history", desk._history_statement(True), {**one, "since": AS_OF - timedelta(180)}),
         ("notes", desk._notes_statement(50), one),
@@ -248,3 +252,36 @@ def test_writes_with_python_side_defaults_go_through_sqlalchemy(store: Engine) -
     assert not plan.direct
     with store.connect() as conn:
         assert conn.execute(select(table.c.v)).scalars().all() == ["dflt"] * 3
+
+
+def test_scoped_statements_are_shared_by_actors_of_a_shape(desk_engine: Engine) -> None:
+    a = d.account_assignments
+    with desk_engine.connect() as conn:
+        users = conn.execute(
+            select(d.users).where(d.users.c.user_id.in_(select(a.c.user_id).distinct()))
+        ).all()
+        owned = {
+            u.user_id: conn.execute(select(a.c.borrower_id).where(a.c.user_id == u.user_id))
+            .scalars()
+            .first()
+            for u in users
+        }
+    assert len(users) >= 2, "the demo desk assigns accounts to two collectors at least"
+    one, other = (Actor(u.username, Role(u.role), u.user_id, u.team_id) for u in users[:2])
+    if access.shape_of(one) == access.shape_of(other):
+        assert access._borrower_statement(access.shape_of(one)) is access._borrower_statement(
+            access.shape_of(other)
+        )
+    # The borrower statement itself (fetch_borrower would write audit rows into the shared
+    # desk, whose audit pages are tested for order).
+    stmt = access._borrower_statement(access.shape_of(one))
+    for _ in range(2):  # through SQLAlchemy, then the driver on PostgreSQL
+        with desk_engine.begin() as conn:
+
+            def read(borrower_id: str) -> list[dict[str, Any]]:
+                params = {"borrower_id": borrower_id, **access.scope_params(one)}
+                return reads.dicts(conn, stmt, params)
+
+            assert read(owned[one.user_id])[0]["borrower_id"] == owned[one.user_id]
+            if other.team_id is None or other.team_id != one.team_id:
+                assert read(owned[other.user_id]) == []

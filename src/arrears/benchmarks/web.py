@@ -369,6 +369,12 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
     all_stats = _stats([r[1] for r in ok])
     all_stats["errors"] = len(results) - len(ok)
     pages_out["all"] = all_stats
+    # Latency by second of the window (by when each request was due): a stall shows as a few
+    # bad seconds, an overloaded server as a queue that grows through the run.
+    seconds_out: dict[int, list[float]] = {}
+    for r in ok:
+        seconds_out.setdefault(int(r[3] - window_start), []).append(r[1])
+    by_second = [{"second": k, **_stats(v)} for k, v in sorted(seconds_out.items()) if k >= 0]
     return {
         "offered_rate": rate,
         "seconds": seconds,
@@ -379,6 +385,7 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
         "error_kinds": errors,
         "achieved_rate": round(len(ok) / max(last - window_start, 1e-9), 1),
         "pages": pages_out,
+        "by_second": by_second,
         "send_lag_p99_ms": round(sorted(lags)[int(0.99 * (len(lags) - 1))] * 1000, 2)
         if lags
         else None,
@@ -737,6 +744,13 @@ def print_report(report: dict[str, Any], console: Console) -> None:
             ),
         )
     console.print(table)
+    seconds = report.get("by_second") or []
+    if seconds:
+        worst = sorted(seconds, key=lambda s: -(s["max_ms"] or 0))[:5]
+        console.print(
+            "slowest seconds of the window (max / p99 ms): "
+            + ", ".join(f"{s['second']} s: {s['max_ms']:.0f} / {s['p99_ms']:.0f}" for s in worst)
+        )
     cpu = report["cpu_s"]
     p99 = report["pages"]["all"]["p99_ms"]
     target = report["target"]

@@ -89,8 +89,33 @@ _ACCOUNT_SCOPES = frozenset(
 )
 
 
-def visible_accounts(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition on ``borrowers.borrower_id``: the accounts ``actor`` may read."""
+_SCOPE_USER, _SCOPE_TEAM = "scope_user_id", "scope_team_id"
+
+
+def scope_params(actor: Actor) -> dict[str, Any]:
+    """The parameters of ``visible_accounts(shape_of(actor), bound=True)`` for ``actor``."""
+    return {_SCOPE_USER: actor.user_id, _SCOPE_TEAM: actor.team_id}
+
+
+def shape_of(actor: Actor) -> Actor:
+    """What ``visible_accounts(actor, bound=True)`` builds from: the role, the token's scopes,
+    whether there is a user and a team — not which. One statement then serves every actor of
+    a shape (a statement per user made hundreds of large, long-lived statements: the worker's
+    garbage collector paused ~100 ms traversing them, docs/benchmarks.md)."""
+    return Actor(
+        "",
+        actor.role,
+        None if actor.user_id is None else 0,
+        None if actor.team_id is None else 0,
+        actor.scopes,
+    )
+
+
+def visible_accounts(actor: Actor, *, bound: bool = False) -> ColumnElement[bool]:
+    """SQL condition on ``borrowers.borrower_id``: the accounts ``actor`` may read.
+
+    ``bound``: the user and the team as parameters (:func:`scope_params`), for a statement
+    built once per :func:`shape_of` the actor."""
     if actor.role is None:
         # A system addresses any account its token serves: reading, posting payments or
         # contact outcomes (what it may *do* is checked per endpoint by its scopes).
@@ -100,9 +125,14 @@ def visible_accounts(actor: Actor) -> ColumnElement[bool]:
     if not may(actor.role, Permission.READ_ASSIGNED_ACCOUNTS):
         return false()
     a, u = d.account_assignments.alias("scope_a"), d.users.alias("scope_u")
-    mine = a.c.user_id == actor.user_id
+    user: Any = bindparam(_SCOPE_USER) if bound else actor.user_id
+    mine = a.c.user_id == user
     team = (
-        a.c.user_id.in_(select(u.c.user_id).where(u.c.team_id == actor.team_id))
+        a.c.user_id.in_(
+            select(u.c.user_id).where(
+                u.c.team_id == (bindparam(_SCOPE_TEAM) if bound else actor.team_id)
+            )
+        )
         if actor.team_id is not None
         else false()
     )
@@ -111,7 +141,7 @@ def visible_accounts(actor: Actor) -> ColumnElement[bool]:
         return assigned
     # A field team also reads the accounts on its own route (planned or being visited): the
     # dossier, a promise or a plan at the door.
-    return or_(assigned, _on_my_route(actor, ("planned", "started")))
+    return or_(assigned, _on_my_route(actor, ("planned", "started"), bound=bound))
 
 
 def check_account(conn: Connection, actor: Actor, borrower_id: str) -> None:
@@ -125,11 +155,11 @@ def check_account(conn: Connection, actor: Actor, borrower_id: str) -> None:
         raise NotFound(f"no account {borrower_id}")
 
 
-# The statements below depend on the actor only through ``visible_accounts(actor)`` (a pure
-# function of the actor: role, user, team, scopes; the data it reads is read when the
-# statement runs). Each is built once per actor and reused: SQLAlchemy then skips building
-# it and computing its cache key on every request.
-_PER_ACTOR = 1024
+# The statements below depend on the actor only through ``visible_accounts(actor,
+# bound=True)``: each is built once per shape of actor (``shape_of``: role, token scopes,
+# user and team present or not) and reused with the actor's ``scope_params``; nothing is
+# built or hashed per request, and a handful of shapes serve any number of users.
+_PER_ACTOR = 256
 
 
 @lru_cache(maxsize=_PER_ACTOR)
@@ -149,7 +179,7 @@ def _borrower_statement(actor: Actor) -> Select[Any]:
         .outerjoin(d.account_assignments, d.account_assignments.c.borrower_id == b.c.borrower_id)
         .outerjoin(d.users, d.users.c.user_id == d.account_assignments.c.user_id)
         .outerjoin(c, c.c.borrower_id == b.c.borrower_id)
-        .where(b.c.borrower_id == bindparam("borrower_id"), visible_accounts(actor))
+        .where(b.c.borrower_id == bindparam("borrower_id"), visible_accounts(actor, bound=True))
         .order_by(c.c.contact_id)
     )
 
@@ -158,7 +188,8 @@ def _borrower_statement(actor: Actor) -> Select[Any]:
 def _labels_statement(actor: Actor) -> Select[Any]:
     b = t.borrowers
     return select(b.c.borrower_id, b.c.name, b.c.city).where(
-        b.c.borrower_id.in_(bindparam("borrower_ids", expanding=True)), visible_accounts(actor)
+        b.c.borrower_id.in_(bindparam("borrower_ids", expanding=True)),
+        visible_accounts(actor, bound=True),
     )
 
 
@@ -172,7 +203,9 @@ def labelled_page(
     built once by the caller; ``params`` its parameters. An account outside ``actor``'s
     scope gets (None, None), as :func:`account_labels` leaves it out.
     """
-    rows = reads.dicts(conn, _labelled_statement(actor, page), params)
+    rows = reads.dicts(
+        conn, _labelled_statement(shape_of(actor), page), {**params, **scope_params(actor)}
+    )
     return [(r, mask_name(r["label_name"]), r["label_city"]) for r in rows]
 
 
@@ -183,7 +216,9 @@ def _labelled_statement(actor: Actor, page: Select[Any]) -> Select[Any]:
     return (
         select(sub, b.c.name.label("label_name"), b.c.city.label("label_city"))
         .select_from(
-            sub.outerjoin(b, and_(b.c.borrower_id == sub.c.borrower_id, visible_accounts(actor)))
+            sub.outerjoin(
+                b, and_(b.c.borrower_id == sub.c.borrower_id, visible_accounts(actor, bound=True))
+            )
         )
         .order_by(sub.c.pos)
     )
@@ -202,7 +237,11 @@ def fetch_borrower(
 
     ``purpose`` says which page or endpoint reads it (kept in the audit row).
     """
-    rows = reads.dicts(conn, _borrower_statement(actor), {"borrower_id": borrower_id})
+    rows = reads.dicts(
+        conn,
+        _borrower_statement(shape_of(actor)),
+        {"borrower_id": borrower_id, **scope_params(actor)},
+    )
     if not rows:
         raise NotFound(f"no account {borrower_id}")
     m = rows[0]
@@ -265,7 +304,10 @@ def account_labels(
     """(masked name, city) of each visible account, for lists such as the work queue."""
     if not borrower_ids:
         return {}
-    rows = conn.execute(_labels_statement(actor), {"borrower_ids": list(borrower_ids)})
+    rows = conn.execute(
+        _labels_statement(shape_of(actor)),
+        {"borrower_ids": list(borrower_ids), **scope_params(actor)},
+    )
     return {r.borrower_id: (mask_name(r.name), r.city) for r in rows}
 
 
@@ -336,7 +378,9 @@ class VisitPoint:
 _ON_ROUTE = ("planned", "started", "done")
 
 
-def _on_my_route(actor: Actor, statuses: Sequence[str] = _ON_ROUTE) -> ColumnElement[bool]:
+def _on_my_route(
+    actor: Actor, statuses: Sequence[str] = _ON_ROUTE, *, bound: bool = False
+) -> ColumnElement[bool]:
     """SQL condition on ``borrowers.borrower_id``: a visit planned for a field team that
     ``actor`` belongs to (the team's agents see the stops of their own route)."""
     if actor.user_id is None:
@@ -346,7 +390,11 @@ def _on_my_route(actor: Actor, statuses: Sequence[str] = _ON_ROUTE) -> ColumnEle
         and_(
             v.c.borrower_id == t.borrowers.c.borrower_id,
             v.c.status.in_(list(statuses)),
-            v.c.team_id.in_(select(m.c.team_id).where(m.c.user_id == actor.user_id)),
+            v.c.team_id.in_(
+                select(m.c.team_id).where(
+                    m.c.user_id == (bindparam(_SCOPE_USER) if bound else actor.user_id)
+                )
+            ),
         )
     )
 
