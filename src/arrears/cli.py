@@ -271,8 +271,11 @@ def bench_web_cmd(
     seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after warm-up)")] = 30,
     workers: Annotated[
         int,
-        typer.Option(min=1, help="uvicorn worker processes (2: best measured on two cores)"),
-    ] = 2,
+        typer.Option(
+            min=1,
+            help="uvicorn worker processes (3: best measured on two cores, docs/benchmarks.md)",
+        ),
+    ] = 3,
     threads: Annotated[
         int, typer.Option(min=1, help="Request threads per worker (pages other than the desk's)")
     ] = 2,
