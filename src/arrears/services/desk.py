@@ -9,6 +9,7 @@ last cycle's statuses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -366,6 +367,37 @@ def schedules_of(
     for loan_id, rows in out.items():
         _mark_paid(rows, status[loan_id], as_of)
     return out
+
+
+def account_view_prefetch(
+    conn: Connection, borrower_id: str, as_of: date, since: date, plan_rows: int
+) -> AbstractContextManager[None]:
+    """The account view's reads after the borrower's, run together (``reads.prefetched``):
+    inside the block the functions below read their results instead of asking again."""
+    return reads.prefetched(conn, _account_view_reads(borrower_id, as_of, since, plan_rows))
+
+
+def _account_view_reads(
+    borrower_id: str, as_of: date, since: date, plan_rows: int
+) -> list[reads.Read]:
+    """The account view's reads after the borrower's: exactly the
+    statements and parameters that :func:`loans_with_cycled_status`, ``plans.plans_of``,
+    :func:`account_schedules`, :func:`account_payments`, :func:`status_history_of`,
+    :func:`recent_notes`, :func:`recent_contacts` and ``promises.promises_of`` run with
+    their defaults (a read that differs is simply not prefetched)."""
+    from arrears.services import plans, promises
+
+    one = {"borrower_id": borrower_id}
+    return [
+        (_loans_cycled_statement(), {**one, "as_of": as_of}),
+        (plans._plans_of_statement(), {**one, "limit": plan_rows}),
+        (_account_schedules_statement(), one),
+        (_account_payments_statement(100), one),
+        (_history_statement(True), {**one, "since": since}),
+        (_notes_statement(50), one),
+        (_contacts_statement(50), one),
+        (promises._promises_statement(50), one),
+    ]
 
 
 def account_schedules(

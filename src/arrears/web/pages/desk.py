@@ -119,25 +119,29 @@ def _account_page(
             unmask_reason=unmask_reason,
             client=client_of(request),
         )
-        loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, today)
-        ids = [lo["loan_id"] for lo in loans]
-        plan_rows = plans.plans_of(conn, borrower_id, limit=PLAN_ROWS)
-        status = desk.live_status(
-            conn,
-            ids,
-            today,
-            ctx.products,
-            cycled=cycled,
-            # All the account's plans when fewer than the list's limit: the overlay then
-            # needs no query of its own unless one of them applies.
-            known_plans=plan_rows if len(plan_rows) < PLAN_ROWS else None,
-        )
-        schedules = desk.account_schedules(conn, borrower_id, status, today)
-        payments = desk.account_payments(conn, borrower_id)
-        history = desk.status_history_of(conn, borrower_id, since=today - timedelta(days=180))
-        notes = desk.recent_notes(conn, borrower_id)
-        contacts = desk.recent_contacts(conn, borrower_id)
-        promise_rows = promises.promises_of(conn, borrower_id)
+        since = today - timedelta(days=180)
+        # The reads below, sent together (one round trip on PostgreSQL) once the borrower is
+        # known to be in scope.
+        with desk.account_view_prefetch(conn, borrower_id, today, since, PLAN_ROWS):
+            loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, today)
+            ids = [lo["loan_id"] for lo in loans]
+            plan_rows = plans.plans_of(conn, borrower_id, limit=PLAN_ROWS)
+            status = desk.live_status(
+                conn,
+                ids,
+                today,
+                ctx.products,
+                cycled=cycled,
+                # All the account's plans when fewer than the list's limit: the overlay then
+                # needs no query of its own unless one of them applies.
+                known_plans=plan_rows if len(plan_rows) < PLAN_ROWS else None,
+            )
+            schedules = desk.account_schedules(conn, borrower_id, status, today)
+            payments = desk.account_payments(conn, borrower_id)
+            history = desk.status_history_of(conn, borrower_id, since=since)
+            notes = desk.recent_notes(conn, borrower_id)
+            contacts = desk.recent_contacts(conn, borrower_id)
+            promise_rows = promises.promises_of(conn, borrower_id)
     lang = lang_of(request)
     chart = line_chart(
         [(lang.date(h["as_of"]), float(h["dpd"])) for h in history],
