@@ -132,7 +132,10 @@ def rows(
     params = params or {}
     store = _prefetched.get(id(conn))
     if store:
-        hit = store.pop(_key(stmt, params), None)
+        try:
+            hit = store.pop(_key(stmt, params), None)
+        except TypeError:  # an unhashable parameter (a list): never prefetched
+            hit = None
         if hit is not None:
             return hit
     plan = _plan(conn, stmt)
