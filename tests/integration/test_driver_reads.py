@@ -319,11 +319,13 @@ def test_prefetched_account_reads_equal_plain_reads(desk_engine: Engine) -> None
 
     event.listen(desk_engine, "before_cursor_execute", hook)
     try:
-        with desk_engine.begin() as conn:
-            with desk.account_view_prefetch(conn, borrower_id, AS_OF, since, 50):
-                sent = len(seen)
-                got = page(conn)
-                asked = len(seen) - sent
+        with (
+            desk_engine.begin() as conn,
+            desk.account_view_prefetch(conn, borrower_id, AS_OF, since, 50),
+        ):
+            sent = len(seen)
+            got = page(conn)
+            asked = len(seen) - sent
     finally:
         event.remove(desk_engine, "before_cursor_execute", hook)
     assert repr(got) == repr(expected)
