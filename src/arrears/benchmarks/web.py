@@ -301,11 +301,6 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
         await _log_in(pools[k], u["username"], spec["password"]) for k, u in enumerate(users)
     ]
     login_s = time.perf_counter() - t0
-    # The generator's own garbage collector would add its pauses to the latencies it
-    # measures (its heap grows with every result kept): none during the run.
-    gc.collect()
-    gc.freeze()
-    gc.disable()
     rng = random.Random(spec.get("seed", 1))  # noqa: S311 - a load mix, not a secret
     rate, warmup, seconds = float(spec["rate"]), float(spec["warmup"]), float(spec["seconds"])
     timeout = float(spec.get("timeout", 30.0))
@@ -357,8 +352,6 @@ async def _load(spec: dict[str, Any]) -> dict[str, Any]:
     if tasks:
         await asyncio.gather(*tasks)
     cpu_end = _cpu_now(spec.get("cpu_pids", {}))
-    gc.enable()
-    gc.unfreeze()
     for pool in pools:
         pool.close()
     window_start = start + n_warm / rate
@@ -415,7 +408,16 @@ def run_load(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the load described by ``spec`` in this process (host, port, users, rate, ...)."""
     # Plain asyncio, not uvloop: uvloop's clock has millisecond steps (latencies and the
     # open-loop schedule are read from the loop's clock).
-    result = asyncio.run(_load(spec))
+    # The generator's own garbage collector would add its pauses to the latencies it
+    # measures (its heap grows with every result kept): none during the run.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        result = asyncio.run(_load(spec))
+    finally:
+        gc.enable()
+        gc.unfreeze()
     usage = os.times()
     result["loadgen_cpu_s"] = round(usage.user + usage.system, 2)
     return result
