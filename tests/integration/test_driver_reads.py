@@ -176,12 +176,18 @@ def test_session_lookup_through_direct_reads(desk_engine: Engine) -> None:
         assert auth.resolve_session(conn, token + "x", now) is None
 
 
+def _borrower_with_payments(engine: Engine) -> str:
+    p, lo = t.payments, t.loans
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(lo.c.borrower_id).join(p, p.c.loan_id == lo.c.loan_id).limit(1)
+            ).scalar_one()
+        )
+
+
 def test_account_schedules_and_payments_equal_the_loan_list_reads(desk_engine: Engine) -> None:
-    with desk_engine.connect() as conn:
-        p, lo = t.payments, t.loans
-        borrower_id = conn.execute(
-            select(lo.c.borrower_id).join(p, p.c.loan_id == lo.c.loan_id).limit(1)
-        ).scalar_one()
+    borrower_id = _borrower_with_payments(desk_engine)
     for _ in range(2):
         with desk_engine.begin() as conn:
             loans, cycled = desk.loans_with_cycled_status(conn, borrower_id, AS_OF)
@@ -288,11 +294,7 @@ def test_scoped_statements_are_shared_by_actors_of_a_shape(desk_engine: Engine) 
 
 
 def test_prefetched_account_reads_equal_plain_reads(desk_engine: Engine) -> None:
-    with desk_engine.connect() as conn:
-        p, lo = t.payments, t.loans
-        borrower_id = conn.execute(
-            select(lo.c.borrower_id).join(p, p.c.loan_id == lo.c.loan_id).limit(1)
-        ).scalar_one()
+    borrower_id = _borrower_with_payments(desk_engine)
     since = AS_OF - timedelta(days=180)
 
     def page(conn: Any) -> list[Any]:

@@ -8,7 +8,7 @@ last cycle's statuses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -359,13 +359,24 @@ def schedules_of(
     the installments due so far is their sum less the overdue principal and interest; it is
     shown against them oldest first. One query for all the loans.
     """
+    if not status:
+        return {}
+    rows = conn.execute(_schedules_statement(), {"loan_ids": list(status)})
+    return _by_loan_marked((dict(r._mapping) for r in rows), status, as_of)
+
+
+def _by_loan_marked(
+    rows: Iterable[dict[str, Any]], status: Mapping[str, Mapping[str, Any]], as_of: date
+) -> dict[str, list[dict[str, Any]]]:
+    """Installment rows (in loan and sequence order) grouped by the loans of ``status``,
+    each marked paid, partly paid, overdue or upcoming."""
     out: dict[str, list[dict[str, Any]]] = {loan_id: [] for loan_id in status}
-    if not out:
-        return out
-    for r in conn.execute(_schedules_statement(), {"loan_ids": list(out)}):
-        out[r.loan_id].append(dict(r._mapping))
-    for loan_id, rows in out.items():
-        _mark_paid(rows, status[loan_id], as_of)
+    for r in rows:
+        mine = out.get(r["loan_id"])
+        if mine is not None:
+            mine.append(r)
+    for loan_id, mine in out.items():
+        _mark_paid(mine, status[loan_id], as_of)
     return out
 
 
@@ -405,38 +416,33 @@ def account_schedules(
 ) -> dict[str, list[dict[str, Any]]]:
     """:func:`schedules_of` for the loans of ``status``, all of them the account's: one
     statement by account (no list of loan ids to expand), through ``reads``."""
-    out: dict[str, list[dict[str, Any]]] = {loan_id: [] for loan_id in status}
-    if not out:
-        return out
-    stmt = _account_schedules_statement()
-    for r in reads.dicts(conn, stmt, {"borrower_id": borrower_id}):
-        rows = out.get(r["loan_id"])
-        if rows is not None:
-            rows.append(r)
-    for loan_id, rows in out.items():
-        _mark_paid(rows, status[loan_id], as_of)
-    return out
+    if not status:
+        return {}
+    rows = reads.dicts(conn, _account_schedules_statement(), {"borrower_id": borrower_id})
+    return _by_loan_marked(rows, status, as_of)
+
+
+def _installments() -> Select[Any]:
+    i = t.installments
+    return select(
+        i.c.loan_id, i.c.seq, i.c.due_date, i.c.principal_minor, i.c.interest_minor
+    ).order_by(i.c.loan_id, i.c.seq)
 
 
 @cache
 def _account_schedules_statement() -> Select[Any]:
     i, lo = t.installments, t.loans
     return (
-        select(i.c.loan_id, i.c.seq, i.c.due_date, i.c.principal_minor, i.c.interest_minor)
+        _installments()
         .join(lo, lo.c.loan_id == i.c.loan_id)
         .where(lo.c.borrower_id == bindparam("borrower_id"))
-        .order_by(i.c.loan_id, i.c.seq)
     )
 
 
 @cache
 def _schedules_statement() -> Select[Any]:
     i = t.installments
-    return (
-        select(i.c.loan_id, i.c.seq, i.c.due_date, i.c.principal_minor, i.c.interest_minor)
-        .where(i.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
-        .order_by(i.c.loan_id, i.c.seq)
-    )
+    return _installments().where(i.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
 
 
 def _mark_paid(rows: list[dict[str, Any]], status: Mapping[str, Any], as_of: date) -> None:
@@ -459,15 +465,18 @@ def _mark_paid(rows: list[dict[str, Any]], status: Mapping[str, Any], as_of: dat
         r["state"] = "paid" if paid == amount else ("partly_paid" if paid else "overdue")
 
 
-@lru_cache(maxsize=32)
-def _payments_statement(limit: int) -> Select[Any]:
+def _payments(limit: int) -> Select[Any]:
     p = t.payments
     return (
         select(p.c.payment_id, p.c.loan_id, p.c.paid_at, p.c.paid_on, p.c.amount_minor, p.c.channel)
-        .where(p.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
         .order_by(p.c.paid_at.desc(), p.c.payment_id.desc())
         .limit(limit)
     )
+
+
+@lru_cache(maxsize=32)
+def _payments_statement(limit: int) -> Select[Any]:
+    return _payments(limit).where(t.payments.c.loan_id.in_(bindparam("loan_ids", expanding=True)))
 
 
 def account_payments(conn: Connection, borrower_id: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -479,11 +488,9 @@ def account_payments(conn: Connection, borrower_id: str, limit: int = 100) -> li
 def _account_payments_statement(limit: int) -> Select[Any]:
     p, lo = t.payments, t.loans
     return (
-        select(p.c.payment_id, p.c.loan_id, p.c.paid_at, p.c.paid_on, p.c.amount_minor, p.c.channel)
+        _payments(limit)
         .join(lo, lo.c.loan_id == p.c.loan_id)
         .where(lo.c.borrower_id == bindparam("borrower_id"))
-        .order_by(p.c.paid_at.desc(), p.c.payment_id.desc())
-        .limit(limit)
     )
 
 

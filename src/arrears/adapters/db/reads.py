@@ -42,21 +42,55 @@ Processor = Callable[[Any], Any]
 
 
 @dataclass(slots=True)
-class _Plan:
+class _Bound:
+    """A statement compiled once for a dialect, and how its parameters are bound."""
+
     sql: str
-    keys: tuple[str, ...]
     fixed: dict[str, Any]  # the statement's literal values, by bind name
     names: dict[str, tuple[str, ...]]  # caller's key -> bind names
-    required: frozenset[str]
+    required: frozenset[str]  # caller's keys without which SQLAlchemy raises
     binds: dict[str, Processor]  # bind name -> SQLAlchemy's bind processor
-    types: tuple[Any, ...]  # each result column's SQLAlchemy type
+    direct: bool  # False: always through SQLAlchemy
+
+
+def _bound(compiled: Any, dialect: Any) -> _Bound:
+    binds = compiled.binds.values()
+    escaped = compiled.escaped_bind_names
+    names: dict[str, list[str]] = {}
+    for bind, name in compiled.bind_names.items():
+        names.setdefault(bind.key, []).append(escaped.get(name, name))
+    return _Bound(
+        sql=compiled.string,
+        fixed=dict(compiled.construct_params(_check=False)),
+        names={k: tuple(v) for k, v in names.items()},
+        required=frozenset(b.key for b in binds if b.required),
+        binds=cast("dict[str, Processor]", dict(compiled._bind_processors)),
+        direct=(
+            dialect.driver == "psycopg"
+            and not compiled.positional
+            and not any(b.expanding or b.literal_execute for b in binds)
+        ),
+    )
+
+
+@dataclass(slots=True)
+class _Plan(_Bound):
+    keys: tuple[str, ...] = ()  # each result column's name (labels where given)
+    types: tuple[Any, ...] = ()  # each result column's SQLAlchemy type
     results: tuple[tuple[int, Processor], ...] | None = None  # known after the first run
-    direct: bool = True  # False: always through SQLAlchemy
 
 
 _plans: dict[tuple[int, str], tuple[Select[Any], _Plan]] = {}
+_writes: dict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, _Bound]] = {}
 _lock = Lock()
 _MAX_PLANS = 4096  # statements are built once each; the bound only guards against misuse
+
+
+def _remember(cache: dict[Any, Any], key: Any, stmt: Any, plan: Any) -> None:
+    with _lock:  # the statement is kept with its plan: its id cannot be reused meanwhile
+        if len(cache) >= _MAX_PLANS:
+            cache.clear()
+        cache[key] = (stmt, plan)
 
 
 def _plan(conn: Connection, stmt: Select[Any]) -> _Plan:
@@ -66,33 +100,22 @@ def _plan(conn: Connection, stmt: Select[Any]) -> _Plan:
     if known is not None and known[0] is stmt:
         return known[1]
     compiled = stmt.compile(dialect=dialect)
-    binds = compiled.binds.values()
-    escaped = compiled.escaped_bind_names
-    names: dict[str, list[str]] = {}
-    for bind, name in compiled.bind_names.items():
-        names.setdefault(bind.key, []).append(escaped.get(name, name))
+    bound = _bound(compiled, dialect)
     plan = _Plan(
-        sql=compiled.string,
+        bound.sql,
+        bound.fixed,
+        bound.names,
+        bound.required,
+        bound.binds,
+        bound.direct,
         keys=tuple(entry.keyname for entry in compiled._result_columns),
-        fixed=dict(compiled.construct_params(_check=False)),
-        names={k: tuple(v) for k, v in names.items()},
-        required=frozenset(b.key for b in binds if b.required),
-        binds=cast("dict[str, Processor]", dict(compiled._bind_processors)),
         types=tuple(entry.type for entry in compiled._result_columns),
-        direct=(
-            dialect.driver == "psycopg"
-            and not compiled.positional
-            and not any(b.expanding or b.literal_execute for b in binds)
-        ),
     )
-    with _lock:  # the statement is kept with its plan: its id cannot be reused meanwhile
-        if len(_plans) >= _MAX_PLANS:
-            _plans.clear()
-        _plans[key] = (stmt, plan)
+    _remember(_plans, key, stmt, plan)
     return plan
 
 
-def _values(plan: _Plan | _WritePlan, params: Mapping[str, Any]) -> dict[str, Any]:
+def _values(plan: _Bound, params: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(plan.fixed)
     for k, v in params.items():
         for name in plan.names.get(k, ()):
@@ -199,51 +222,23 @@ def dicts(
 # of every PII view), nothing read back.
 
 
-@dataclass(slots=True)
-class _WritePlan:
-    sql: str
-    fixed: dict[str, Any]
-    names: dict[str, tuple[str, ...]]
-    binds: dict[str, Processor]
-    direct: bool
-
-
-_writes: dict[tuple[int, str, tuple[str, ...]], tuple[UpdateBase, _WritePlan]] = {}
-
-
-def _write_plan(conn: Connection, stmt: UpdateBase, keys: tuple[str, ...]) -> _WritePlan:
+def _write_plan(conn: Connection, stmt: UpdateBase, keys: tuple[str, ...]) -> _Bound:
     dialect = conn.dialect
     key = (id(stmt), dialect.name, keys)
     known = _writes.get(key)
     if known is not None and known[0] is stmt:
         return known[1]
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-    escaped = compiled.escaped_bind_names
-    names: dict[str, list[str]] = {}
-    uncovered = False
-    for bind, name in compiled.bind_names.items():
-        names.setdefault(bind.key, []).append(escaped.get(name, name))
-        uncovered = uncovered or (bind.key not in keys and bind.required)
-    plan = _WritePlan(
-        sql=compiled.string,
-        fixed=dict(compiled.construct_params(_check=False)),
-        names={k: tuple(v) for k, v in names.items()},
-        binds=cast("dict[str, Processor]", dict(compiled._bind_processors)),
-        # Not direct when SQLAlchemy computes something at execution: a column's Python-side
-        # default or onupdate (prefetch), an expanding list, a parameter not given.
-        direct=(
-            dialect.driver == "psycopg"
-            and not compiled.positional
-            and not compiled.insert_prefetch
-            and not compiled.update_prefetch
-            and not uncovered
-            and not any(b.expanding or b.literal_execute for b in compiled.binds.values())
-        ),
+    plan = _bound(compiled, dialect)
+    # Not direct when SQLAlchemy computes something at execution: a column's Python-side
+    # default or onupdate (prefetch), or a parameter not given (SQLAlchemy's error).
+    plan.direct = (
+        plan.direct
+        and not compiled.insert_prefetch
+        and not compiled.update_prefetch
+        and plan.required <= set(keys)
     )
-    with _lock:
-        if len(_writes) >= _MAX_PLANS:
-            _writes.clear()
-        _writes[key] = (stmt, plan)
+    _remember(_writes, key, stmt, plan)
     return plan
 
 
